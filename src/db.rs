@@ -1,0 +1,197 @@
+//! Storage: the SQLite file, its settings, the schema migrations, a pool for reads and one writer.
+//!
+//! Writes go through [`Db::write`]: one in-process writer connection behind a mutex, each call one short
+//! `BEGIN IMMEDIATE` transaction. The mutex queues this process's writers without SQLite's sleeping busy
+//! handler (which would give a contended accept a long tail); `busy_timeout` still covers other processes,
+//! such as a `fieldservice tick` run beside the server.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use r2d2::Pool;
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+
+use crate::cities;
+
+/// The schema, one entry per version: entry `n - 1` upgrades a file from version `n - 1` to `n`.
+const MIGRATIONS: &[&str] = &[include_str!("../schema.sql")];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// How hard SQLite works to survive a power cut (`durability` in the config).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// `synchronous = FULL`: a committed transaction survives a power cut.
+    #[default]
+    Full,
+    /// `synchronous = NORMAL`: faster; the last transactions may be lost on a power cut.
+    Normal,
+}
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// SQLite reported an error.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// No pooled connection could be had.
+    #[error("database pool error: {0}")]
+    Pool(#[from] r2d2::Error),
+    /// The file was written by a newer Field Service.
+    #[error(
+        "the database {path} has schema version {found}, newer than this build supports ({supported}); \
+         run the newer fieldservice or restore a backup. Nothing was changed."
+    )]
+    NewerSchema { path: PathBuf, found: i64, supported: i64 },
+    /// The file or its directory could not be created.
+    #[error("cannot create {path}: {source}")]
+    Create { path: PathBuf, source: std::io::Error },
+}
+
+/// The database: a read pool and the single writer.
+#[derive(Clone)]
+pub struct Db {
+    path: PathBuf,
+    pool: Pool<SqliteConnectionManager>,
+    writer: Arc<Mutex<Connection>>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+fn configure(conn: &Connection, durability: Durability) -> rusqlite::Result<()> {
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    let sync = match durability {
+        Durability::Full => "FULL",
+        Durability::Normal => "NORMAL",
+    };
+    conn.pragma_update(None, "synchronous", sync)?;
+    Ok(())
+}
+
+impl Db {
+    /// Opens (creating if needed) the database at `path`, refusing a newer schema before touching the file,
+    /// and brings an older one up to date.
+    pub fn open(path: &Path, durability: Durability) -> Result<Self, DbError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| DbError::Create { path: dir.to_path_buf(), source })?;
+        }
+        refuse_newer(path)?;
+        let mut writer = Connection::open(path)?;
+        configure(&writer, durability)?;
+        migrate(&mut writer)?;
+        let manager = SqliteConnectionManager::file(path).with_init(move |c| {
+            configure(c, durability)?;
+            c.pragma_update(None, "query_only", "ON")
+        });
+        let pool = Pool::builder().max_size(8).build(manager)?;
+        Ok(Self { path: path.to_path_buf(), pool, writer: Arc::new(Mutex::new(writer)) })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction on the writer; commits on `Ok`, rolls back on `Err`.
+    /// Blocking: call it from a blocking thread (see [`Db::write_blocking`]).
+    pub fn write<T, E>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<rusqlite::Error>,
+    {
+        let mut conn = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let value = f(&tx)?;
+        tx.commit()?;
+        Ok(value)
+    }
+
+    /// Runs `f` on a pooled read-only connection. Blocking.
+    pub fn read<T, E>(&self, f: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<DbError>,
+    {
+        let conn = self.pool.get().map_err(DbError::from)?;
+        f(&conn)
+    }
+
+    /// [`Db::write`] on a blocking thread, for async callers.
+    pub async fn write_blocking<T, E>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<rusqlite::Error> + Send + 'static,
+    {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || db.write(f)).await.expect("database task panicked")
+    }
+
+    /// [`Db::read`] on a blocking thread, for async callers.
+    pub async fn read_blocking<T, E>(&self, f: impl FnOnce(&Connection) -> Result<T, E> + Send + 'static) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || db.read(f)).await.expect("database task panicked")
+    }
+
+    /// Copies the live database to `target` through SQLite's online backup API.
+    pub fn backup(&self, target: &Path) -> Result<(), DbError> {
+        let conn = self.pool.get()?;
+        let mut out = Connection::open(target)?;
+        let backup = rusqlite::backup::Backup::new(&conn, &mut out)?;
+        backup.run_to_completion(256, Duration::from_millis(5), None)?;
+        Ok(())
+    }
+}
+
+fn refuse_newer(path: &Path) -> Result<(), DbError> {
+    if !path.exists() {
+        return Ok(());
+    }
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let found: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if found > SCHEMA_VERSION {
+        return Err(DbError::NewerSchema { path: path.to_path_buf(), found, supported: SCHEMA_VERSION });
+    }
+    Ok(())
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), DbError> {
+    let current: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let version = index as i64 + 1;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch(sql)?;
+        if version == 1 {
+            cities::seed(&tx, Utc::now())?;
+        }
+        tx.pragma_update(None, "user_version", version)?;
+        tx.commit()?;
+        tracing::info!(version, "database schema upgraded");
+    }
+    Ok(())
+}
+
+/// An instant as stored: milliseconds since the Unix epoch.
+pub fn ms(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+/// A stored instant back as a UTC time.
+pub fn at(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}

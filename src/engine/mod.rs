@@ -1,0 +1,427 @@
+//! The distribution engine: one tick offers each distributable order to ONE master, round after round,
+//! escalating to people when the machine cannot place it (distribution.md §5, decisions D-4…D-18).
+//!
+//! A tick: take the lease → expire lapsed offers → wake due DEFERRED orders → fetch distributable orders by
+//! priority → decide each order. Orders are decided in chunks, one write transaction per chunk and a
+//! savepoint per order, so a failing order is rolled back alone and accepts wait at most one chunk.
+
+pub mod candidates;
+pub mod escalation;
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rusqlite::{Connection, params};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::db::{Db, ms};
+use crate::domain::{CityId, MasterId, OrderId};
+use crate::error::{Error, Result};
+use crate::events::{self, Event};
+use crate::lease;
+use crate::offers::{self, Offer};
+use crate::orders::{self, Actor, ORDER_COLUMNS, Order};
+use crate::settings::Settings;
+use crate::staff::Staff;
+use candidates::{MasterSnapshot, Need, Ranked};
+
+/// Orders fetched per tick (distribution.md §4.3).
+pub const ORDERS_PER_TICK: usize = 100;
+/// Orders decided per write transaction, so that an accept never waits long for a tick.
+const CHUNK: usize = 100;
+
+/// How to run a tick.
+#[derive(Debug, Clone, Copy)]
+pub struct TickOptions {
+    /// Seed of the random tie-break (fresh per tick in production, fixed in tests).
+    pub seed: u64,
+    /// Maximum orders decided in this tick.
+    pub max_orders: usize,
+}
+
+impl TickOptions {
+    /// A production tick: a fresh seed, the standard batch.
+    pub fn fresh() -> Self {
+        Self { seed: rand::random(), max_orders: ORDERS_PER_TICK }
+    }
+}
+
+/// An offer sent by the tick.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SentOffer {
+    /// Order.
+    pub order_id: OrderId,
+    /// Master.
+    pub master_id: MasterId,
+    /// Round.
+    pub round: i64,
+    /// Offer id.
+    pub offer_id: i64,
+    /// Live until.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// An escalation made by the tick.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Escalation {
+    /// Order.
+    pub order_id: OrderId,
+    /// `logist` or `admin`.
+    pub level: &'static str,
+    /// Why (`no_district`, `rounds_exhausted`, `no_candidates`, `prev_offers_expired`, `admin_delay`).
+    pub reason: String,
+}
+
+/// An order the tick could not decide.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TickError {
+    /// Order.
+    pub order_id: Option<OrderId>,
+    /// What failed.
+    pub message: String,
+}
+
+/// What one tick did, printed by `fieldservice tick`.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct TickReport {
+    /// The tick's "now".
+    pub now: Option<DateTime<Utc>>,
+    /// False when another scheduler held the lease and this tick did nothing.
+    pub ran: bool,
+    /// Offers moved to EXPIRED.
+    pub offers_expired: Vec<OfferRef>,
+    /// DEFERRED orders woken.
+    pub orders_woken: Vec<OrderId>,
+    /// Orders fetched and decided.
+    pub orders_decided: usize,
+    /// Offers sent.
+    pub offers_sent: Vec<SentOffer>,
+    /// Escalations made.
+    pub escalations: Vec<Escalation>,
+    /// Orders de-escalated.
+    pub deescalations: Vec<OrderId>,
+    /// Orders that failed (rolled back alone).
+    pub errors: Vec<TickError>,
+    /// The structured events written.
+    pub events: Vec<Event>,
+}
+
+/// An offer, briefly.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct OfferRef {
+    /// Offer id.
+    pub offer_id: i64,
+    /// Order.
+    pub order_id: OrderId,
+    /// Master.
+    pub master_id: MasterId,
+}
+
+impl From<&Offer> for OfferRef {
+    fn from(o: &Offer) -> Self {
+        Self { offer_id: o.id, order_id: o.order_id, master_id: o.master_id }
+    }
+}
+
+/// Runs one tick if the lease is free; otherwise returns a report with `ran = false`.
+pub fn tick(db: &Db, now: DateTime<Utc>, options: TickOptions) -> Result<TickReport> {
+    let owner = lease::owner_id();
+    if !lease::acquire(db, &owner)? {
+        return Ok(TickReport { now: Some(now), ..TickReport::default() });
+    }
+    let result = run(db, now, options);
+    lease::release(db, &owner)?;
+    result
+}
+
+/// Runs one tick, waiting up to `wait` for the lease (the CLI beside a live server).
+pub fn tick_waiting(db: &Db, now: DateTime<Utc>, options: TickOptions, wait: std::time::Duration) -> Result<TickReport> {
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        let report = tick(db, now, options)?;
+        if report.ran || std::time::Instant::now() >= deadline {
+            return Ok(report);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+fn run(db: &Db, now: DateTime<Utc>, options: TickOptions) -> Result<TickReport> {
+    let mut report = TickReport { now: Some(now), ran: true, ..TickReport::default() };
+    let mut rng = StdRng::seed_from_u64(options.seed);
+    db.write(|tx| -> Result<()> {
+        let expired = offers::expire_due(tx, now)?;
+        report.offers_expired = expired.iter().map(OfferRef::from).collect();
+        report.orders_woken = wake_due(tx, now, &mut report.events)?;
+        Ok(())
+    })?;
+    let settings = db.read(|c| Settings::load(c))?;
+    let ids: Vec<OrderId> = db.read(|c| fetch(c, now, options.max_orders))?;
+    report.orders_decided = ids.len();
+    for chunk in ids.chunks(CHUNK) {
+        db.write(|tx| -> Result<()> {
+            let mut pools = Pools::default();
+            for &id in chunk {
+                tx.execute_batch("SAVEPOINT order_step")?;
+                let decided = {
+                    let mut step = Step { settings: &settings, now, rng: &mut rng, pools: &mut pools, out: Vec::new(), report: &mut report };
+                    decide(tx, id, &mut step)
+                };
+                match decided {
+                    Ok(()) => tx.execute_batch("RELEASE order_step")?,
+                    Err(error) => {
+                        tx.execute_batch("ROLLBACK TO order_step; RELEASE order_step")?;
+                        tracing::error!(order = id, %error, "tick failed on an order");
+                        report.errors.push(TickError { order_id: Some(id), message: error.to_string() });
+                    }
+                }
+            }
+            Ok(())
+        })?;
+    }
+    for event in &report.events {
+        tracing::debug!(order = ?event.order_id, kind = event.kind, detail = %event.detail, "engine");
+    }
+    Ok(report)
+}
+
+/// DEFERRED orders whose wake-up time has come start searching (distribution.md §10.4, decisions D-14).
+fn wake_due(conn: &Connection, now: DateTime<Utc>, events_out: &mut Vec<Event>) -> Result<Vec<OrderId>> {
+    let sql = format!(
+        "SELECT {ORDER_COLUMNS} FROM orders WHERE status = 'DEFERRED' AND deferred_until <= ?1
+         AND assigned_master_id IS NULL ORDER BY deferred_until, id"
+    );
+    let due: Vec<Order> = conn.prepare_cached(&sql)?.query_map([ms(now)], orders::order_row)?.collect::<rusqlite::Result<_>>()?;
+    let mut woken = Vec::with_capacity(due.len());
+    for order in due {
+        let to = orders::wake(conn, now, &order, "deferred_wakeup", Actor::System)?;
+        events_out.push(events::record(conn, now, Some(order.id), "engine", "deferred_wake", json!({"to": to, "target": order.deferred_until}))?);
+        woken.push(order.id);
+    }
+    Ok(woken)
+}
+
+/// Distributable orders in priority order (distribution.md §5.4): admin-escalated, guarantee, overdue slot,
+/// logist-escalated, oldest first. DEFERRED orders holding a live offer are included (they can be accepted).
+fn fetch(conn: &Connection, now: DateTime<Utc>, limit: usize) -> Result<Vec<OrderId>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT o.id FROM orders o
+         WHERE o.assigned_master_id IS NULL
+           AND (o.status IN ('SEARCHING', 'GUARANTEE')
+                OR (o.status = 'DEFERRED' AND EXISTS (SELECT 1 FROM offers f WHERE f.order_id = o.id
+                                                      AND f.state IN ('SENT', 'VIEWED') AND f.expires_at > ?1)))
+         ORDER BY o.dist_escalated_admin_at IS NOT NULL DESC,
+                  o.type = 'GUARANTEE' OR o.status = 'GUARANTEE' DESC,
+                  o.timeslot_start IS NOT NULL AND o.timeslot_start < ?1 DESC,
+                  o.dist_escalated_logist_at IS NOT NULL DESC,
+                  o.created_at, o.id
+         LIMIT ?2",
+    )?;
+    let ids = stmt.query_map(params![ms(now), limit as i64], |r| r.get(0))?;
+    Ok(ids.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The eligible-master pools of the cities seen in one chunk, loaded once per chunk: nothing that changes
+/// eligibility can commit while the chunk holds the writer.
+#[derive(Default)]
+struct Pools(HashMap<CityId, Vec<MasterSnapshot>>);
+
+impl Pools {
+    fn city(&mut self, conn: &Connection, city: CityId, now: DateTime<Utc>, settings: &Settings) -> rusqlite::Result<&[MasterSnapshot]> {
+        if !self.0.contains_key(&city) {
+            self.0.insert(city, candidates::city_pool(conn, city, now, settings)?);
+        }
+        Ok(&self.0[&city])
+    }
+}
+
+/// The state one order's decision works with.
+struct Step<'a, R> {
+    settings: &'a Settings,
+    now: DateTime<Utc>,
+    rng: &'a mut R,
+    pools: &'a mut Pools,
+    out: Vec<Event>,
+    report: &'a mut TickReport,
+}
+
+impl<R> Drop for Step<'_, R> {
+    fn drop(&mut self) {
+        self.report.events.append(&mut self.out);
+    }
+}
+
+impl<R> Step<'_, R> {
+    fn log(&mut self, conn: &Connection, order: OrderId, kind: &'static str, detail: serde_json::Value) -> rusqlite::Result<()> {
+        self.out.push(events::record(conn, self.now, Some(order), "engine", kind, detail)?);
+        Ok(())
+    }
+
+    fn escalate_logist(&mut self, conn: &Connection, order: &Order, reason: &str) -> rusqlite::Result<()> {
+        if let Some(event) = escalation::ensure_logist(conn, self.now, order, reason)? {
+            self.out.push(event);
+            self.report.escalations.push(Escalation { order_id: order.id, level: "logist", reason: reason.to_string() });
+        }
+        Ok(())
+    }
+
+    fn deescalate(&mut self, conn: &Connection, order: &Order) -> rusqlite::Result<()> {
+        if let Some(event) = escalation::deescalate(conn, self.now, order, "engine")? {
+            self.out.push(event);
+            self.report.deescalations.push(order.id);
+        }
+        Ok(())
+    }
+}
+
+/// The outcome of candidate selection for one order.
+struct Selection {
+    ranked: Vec<Ranked>,
+    citywide: bool,
+}
+
+/// Selects and ranks candidates (distribution.md §5.5 step 11, §6, decisions D-4, D-7): the order's
+/// district first, then — when nobody fits there and the setting allows — the whole city. For a guarantee
+/// order the preferred master goes first when he passes every filter; when he does not, the reasons are
+/// logged and the others are ranked as usual.
+fn select<R: rand::Rng>(conn: &Connection, order: &Order, step: &mut Step<'_, R>) -> Result<Selection> {
+    let excluded = candidates::excluded(conn, order.id, order.dist_cycle)?;
+    let need = Need { city_id: order.city_id, district_id: order.district_id, category: order.category, excluded };
+    let preferred = order.preferred_master_id.filter(|_| order.is_guarantee());
+    if let Some(preferred) = preferred {
+        let reasons = match candidates::master(conn, preferred, step.now, step.settings)? {
+            Some(master) => candidates::diagnose(&master, &need, step.now).iter().map(candidates::Skip::code).collect(),
+            None => vec!["not_found".to_string()],
+        };
+        if reasons.is_empty() {
+            step.log(conn, order.id, "preferred_master_first", json!({"master_id": preferred}))?;
+            let ranked = vec![candidates::Ranked { master_id: preferred, car: false, avg_week: 0.0, rating: 0.0, random: 0 }];
+            return Ok(Selection { ranked, citywide: false });
+        }
+        step.log(conn, order.id, "preferred_master_skipped", json!({"master_id": preferred, "reasons": reasons}))?;
+    }
+    let pool = step.pools.city(conn, order.city_id, step.now, step.settings)?;
+    let now = step.now;
+    let in_district: Vec<&MasterSnapshot> = pool.iter().filter(|m| candidates::diagnose(m, &need, now).is_empty()).collect();
+    if !in_district.is_empty() || order.district_id.is_none() || !step.settings.citywide_fallback {
+        return Ok(Selection { ranked: candidates::rank(in_district, step.rng), citywide: order.district_id.is_none() });
+    }
+    let citywide = Need { district_id: None, ..need };
+    let anywhere: Vec<&MasterSnapshot> = pool.iter().filter(|m| candidates::diagnose(m, &citywide, now).is_empty()).collect();
+    Ok(Selection { ranked: candidates::rank(anywhere, step.rng), citywide: true })
+}
+
+/// Decides one order for this tick (distribution.md §5.5 with decisions D-4, D-7, D-15).
+fn decide<R: rand::Rng>(conn: &Connection, id: OrderId, step: &mut Step<'_, R>) -> Result<()> {
+    let now = step.now;
+    let Some(order) = orders::load(conn, id)? else { return Ok(()) };
+    // 1. Admin escalation is checked first and does not end the decision.
+    if let Some(event) = escalation::check_admin(conn, now, &order, step.settings.escalate_to_admin_after_min)? {
+        step.out.push(event);
+        step.report.escalations.push(Escalation { order_id: id, level: "admin", reason: "admin_delay".into() });
+    }
+    let order = orders::load(conn, id)?.ok_or(Error::NotFound { what: "order" })?;
+    // 2. "Address incomplete": people must place it.
+    if order.no_district {
+        return Ok(step.escalate_logist(conn, &order, "no_district")?);
+    }
+    // 5. A live offer is out: wait for the master's answer.
+    let all_offers = offers::of_order(conn, id)?;
+    if all_offers.iter().any(|o| o.is_live(now)) {
+        return Ok(step.deescalate(conn, &order)?);
+    }
+    let cycle_offers: Vec<&Offer> = all_offers.iter().filter(|o| o.dist_cycle == order.dist_cycle).collect();
+    // 6. The current round.
+    let round = cycle_offers.iter().map(|o| o.round_number).max().unwrap_or(0);
+    // 7. Once escalated in this cycle, a lapsed or declined offer goes straight back to people.
+    if round > 0 && (order.escalated_logist_at.is_some() || order.dist_escalated_in_cycle) {
+        return Ok(step.escalate_logist(conn, &order, "prev_offers_expired")?);
+    }
+    // 8. Rounds exhausted.
+    if round >= step.settings.distribution_rounds {
+        return Ok(step.escalate_logist(conn, &order, "rounds_exhausted")?);
+    }
+    // 11. Candidates.
+    let selection = select(conn, &order, step)?;
+    let Some(first) = selection.ranked.first() else {
+        // 12. Nobody now: keep trying every tick; escalate after the grace without an offer (decisions D-15).
+        let idle_since = cycle_offers.iter().filter_map(|o| o.responded_at).max().unwrap_or(order.dist_since_at).max(order.dist_since_at);
+        let idle = now - idle_since;
+        if idle >= Duration::seconds(step.settings.no_candidates_grace_seconds) {
+            return Ok(step.escalate_logist(conn, &order, "no_candidates")?);
+        }
+        return Ok(step.log(conn, id, "no_candidates", json!({"idle_seconds": idle.num_seconds(), "grace_seconds": step.settings.no_candidates_grace_seconds}))?);
+    };
+    let topn = step.settings.distribution_log_topn as usize;
+    let shown: Vec<&Ranked> = selection.ranked.iter().take(topn).collect();
+    step.log(conn, id, "candidates_found", json!({"count": selection.ranked.len(), "citywide": selection.citywide, "top": shown}))?;
+    // 13. Offer to the first.
+    let master = first.master_id;
+    step.deescalate(conn, &order)?;
+    let offer = offers::send(conn, now, step.settings.distribution_sla_seconds, &order, master, round + 1, None)?;
+    step.log(conn, id, "offer_sent", json!({"master_id": master, "offer_id": offer.id, "round": offer.round_number, "rounds": step.settings.distribution_rounds, "until": offer.expires_at}))?;
+    step.report.offers_sent.push(SentOffer { order_id: id, master_id: master, round: offer.round_number, offer_id: offer.id, expires_at: offer.expires_at });
+    Ok(())
+}
+
+/// What the staff "auto" button did.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AutoResult {
+    /// The offer sent.
+    pub offer: SentOffer,
+    /// The events of the decision.
+    pub events: Vec<Event>,
+}
+
+/// Staff "auto-distribute now" (distribution.md §9.1): one immediate automatic round for one order, with the
+/// same selection as the tick. A DEFERRED order needs `confirm_deferred` and starts searching first (S6).
+pub fn auto_distribute_now(conn: &Connection, now: DateTime<Utc>, staff: &Staff, id: OrderId, confirm_deferred: bool, seed: u64) -> Result<AutoResult> {
+    let mut order = orders::load_for_staff(conn, staff, id)?;
+    if order.assigned_master_id.is_some() {
+        return Err(Error::AlreadyAssigned);
+    }
+    if order.status == crate::domain::OrderStatus::Deferred {
+        if !confirm_deferred {
+            return Err(Error::DeferredNeedsConfirmation);
+        }
+        orders::wake(conn, now, &order, "auto_on_deferred", Actor::Staff(staff.id))?;
+        order = orders::load(conn, id)?.ok_or(Error::NotFound { what: "order" })?;
+    }
+    if !matches!(order.status, crate::domain::OrderStatus::Searching | crate::domain::OrderStatus::Guarantee) {
+        return Err(Error::WrongStatus { status: order.status });
+    }
+    let settings = Settings::load(conn)?;
+    let mut report = TickReport::default();
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut pools = Pools::default();
+    let mut step = Step { settings: &settings, now, rng: &mut rng, pools: &mut pools, out: Vec::new(), report: &mut report };
+    if order.no_district {
+        step.escalate_logist(conn, &order, "no_district")?;
+        return Err(Error::NoDistrict);
+    }
+    let round = offers::next_round(conn, &order)? - 1;
+    if round >= settings.distribution_rounds {
+        return Err(Error::RoundsExhausted { rounds: settings.distribution_rounds });
+    }
+    if offers::of_order(conn, id)?.iter().any(|o| o.is_live(now)) {
+        return Err(Error::OfferConflict);
+    }
+    let selection = select(conn, &order, &mut step)?;
+    let Some(first) = selection.ranked.first() else {
+        step.escalate_logist(conn, &order, "no_candidates")?;
+        return Err(Error::NoCandidates);
+    };
+    let master = first.master_id;
+    step.log(conn, id, "candidates_found", json!({"count": selection.ranked.len(), "citywide": selection.citywide, "staff_id": staff.id}))?;
+    step.deescalate(conn, &order)?;
+    let offer = offers::send(conn, now, settings.distribution_sla_seconds, &order, master, round + 1, Some(staff.id))?;
+    step.log(conn, id, "offer_sent", json!({"master_id": master, "offer_id": offer.id, "round": offer.round_number, "staff_id": staff.id, "until": offer.expires_at}))?;
+    drop(step);
+    Ok(AutoResult {
+        offer: SentOffer { order_id: id, master_id: master, round: offer.round_number, offer_id: offer.id, expires_at: offer.expires_at },
+        events: report.events,
+    })
+}

@@ -1,0 +1,172 @@
+//! The rules layer's one error type: every refusal a user can meet, with a stable code and a translated
+//! message. A refused call changes nothing: the write transaction it ran in is rolled back.
+
+use crate::db::DbError;
+use crate::i18n::{Lang, message};
+
+/// Why a rule refused, or the storage failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The object does not exist or lies outside the caller's cities (ids cannot be probed).
+    #[error("{what} not found")]
+    NotFound { what: &'static str },
+    /// A field of the input is invalid; `rule` names the limit that was broken.
+    #[error("invalid {field}: {rule}")]
+    Invalid { field: &'static str, rule: String },
+    /// The caller's role may not do this.
+    #[error("forbidden")]
+    Forbidden,
+    /// The order is in a status that does not allow the action.
+    #[error("order is {status}")]
+    WrongStatus { status: crate::domain::OrderStatus },
+    /// Another master won this order.
+    #[error("offer already taken")]
+    OfferTaken,
+    /// The offer's time ran out.
+    #[error("offer expired")]
+    OfferExpired,
+    /// The master declined this offer earlier.
+    #[error("offer already declined")]
+    OfferDeclined,
+    /// The master already accepted this offer.
+    #[error("offer already accepted")]
+    OfferAccepted,
+    /// No open offer of this master for that order.
+    #[error("offer not found or already answered")]
+    OfferNotOpen,
+    /// The master has as many active orders as his limit allows.
+    #[error("active order limit reached ({active}/{limit})")]
+    LimitReached { active: i64, limit: i64 },
+    /// The master is blocked.
+    #[error("master blocked: {reason}")]
+    MasterBlocked { reason: String },
+    /// The master's account is deleted or not active.
+    #[error("master inactive")]
+    MasterInactive,
+    /// The master has not passed moderation.
+    #[error("master pending moderation")]
+    MasterPending,
+    /// The master is not on shift (break actions).
+    #[error("shift not active")]
+    ShiftNotActive,
+    /// The master is not on a break.
+    #[error("not on break")]
+    NotOnBreak,
+    /// The master does not fit the order; `reasons` are diagnostic codes.
+    #[error("master does not fit: {}", reasons.join(", "))]
+    MasterNotEligible { reasons: Vec<String> },
+    /// The master is off shift, on a break or at his limit: staff must confirm "assign anyway".
+    #[error("confirmation needed: {}", reasons.join(", "))]
+    NeedsConfirmation { reasons: Vec<String> },
+    /// The order is DEFERRED: staff must confirm distributing it now.
+    #[error("order is deferred; confirmation needed")]
+    DeferredNeedsConfirmation,
+    /// The master already holds an open or accepted offer for this order.
+    #[error("offer already exists")]
+    OfferConflict,
+    /// The order has no district, so it is never auto-distributed.
+    #[error("order has no district")]
+    NoDistrict,
+    /// The automatic rounds for this cycle are used up.
+    #[error("automatic rounds exhausted ({rounds})")]
+    RoundsExhausted { rounds: i64 },
+    /// No master can take the order now.
+    #[error("no available masters")]
+    NoCandidates,
+    /// The order already has a master.
+    #[error("order already assigned")]
+    AlreadyAssigned,
+    /// An open guarantee order already exists for the source order.
+    #[error("guarantee already exists")]
+    GuaranteeExists,
+    /// The source order is not eligible for a guarantee order.
+    #[error("guarantee not allowed: {why}")]
+    GuaranteeNotAllowed { why: &'static str },
+    /// Another writer changed the object first.
+    #[error("changed concurrently")]
+    Conflict,
+    /// Storage failed; the cause is logged, never shown.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        Error::Db(DbError::Sqlite(e))
+    }
+}
+
+/// The rules layer's result.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// The stable machine-readable code (API `error.code`, catalog key `error.<code>`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::NotFound { .. } => "not_found",
+            Error::Invalid { .. } => "invalid",
+            Error::Forbidden => "forbidden",
+            Error::WrongStatus { .. } => "wrong_status",
+            Error::OfferTaken => "offer_taken",
+            Error::OfferExpired => "offer_expired",
+            Error::OfferDeclined => "offer_declined",
+            Error::OfferAccepted => "offer_accepted",
+            Error::OfferNotOpen => "offer_not_open",
+            Error::LimitReached { .. } => "limit_reached",
+            Error::MasterBlocked { .. } => "master_blocked",
+            Error::MasterInactive => "master_inactive",
+            Error::MasterPending => "master_pending",
+            Error::ShiftNotActive => "shift_not_active",
+            Error::NotOnBreak => "not_on_break",
+            Error::MasterNotEligible { .. } => "master_not_eligible",
+            Error::NeedsConfirmation { .. } => "needs_confirmation",
+            Error::DeferredNeedsConfirmation => "deferred_needs_confirmation",
+            Error::OfferConflict => "offer_conflict",
+            Error::NoDistrict => "no_district",
+            Error::RoundsExhausted { .. } => "rounds_exhausted",
+            Error::NoCandidates => "no_candidates",
+            Error::AlreadyAssigned => "already_assigned",
+            Error::GuaranteeExists => "guarantee_exists",
+            Error::GuaranteeNotAllowed { .. } => "guarantee_not_allowed",
+            Error::Conflict => "conflict",
+            Error::Db(_) => "internal",
+        }
+    }
+
+    /// The message for a user, in `lang`.
+    pub fn message(&self, lang: Lang) -> String {
+        let key = format!("error.{}", self.code());
+        let text = message(lang, &key);
+        match self {
+            Error::NotFound { what } => text.replace("{what}", &message(lang, &format!("object.{what}"))),
+            Error::Invalid { field, rule } => {
+                // A rule is `name` or `name:arg:arg…`; the args fill `{0}`, `{1}` … of `rule.<name>`.
+                let mut parts = rule.split(':');
+                let name = parts.next().unwrap_or_default();
+                let mut rule_text = message(lang, &format!("rule.{name}"));
+                for (i, arg) in parts.enumerate() {
+                    rule_text = rule_text.replace(&format!("{{{i}}}"), arg);
+                }
+                text.replace("{field}", &message(lang, &format!("field.{field}"))).replace("{rule}", &rule_text)
+            }
+            Error::WrongStatus { status } => {
+                text.replace("{status}", &message(lang, &format!("status.{}", status.as_str())))
+            }
+            Error::LimitReached { active, limit } => {
+                text.replace("{active}", &active.to_string()).replace("{limit}", &limit.to_string())
+            }
+            Error::MasterBlocked { reason } => text.replace("{reason}", reason),
+            Error::MasterNotEligible { reasons } | Error::NeedsConfirmation { reasons } => {
+                text.replace("{reasons}", &reasons.join(", "))
+            }
+            Error::RoundsExhausted { rounds } => text.replace("{rounds}", &rounds.to_string()),
+            Error::GuaranteeNotAllowed { why } => text.replace("{why}", &message(lang, &format!("guarantee.{why}"))),
+            _ => text,
+        }
+    }
+}
+
+/// Shorthand for an invalid field.
+pub fn invalid(field: &'static str, rule: impl Into<String>) -> Error {
+    Error::Invalid { field, rule: rule.into() }
+}

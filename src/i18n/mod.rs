@@ -1,0 +1,61 @@
+//! Message catalogs: one per language, both complete (a test fails when a key is missing in either).
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// A user's language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    /// Russian, the default.
+    #[default]
+    Ru,
+    /// English.
+    En,
+}
+
+impl Lang {
+    /// Parses `ru` / `en`.
+    pub fn parse(code: &str) -> Option<Self> {
+        match code {
+            "ru" => Some(Lang::Ru),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+}
+
+const RU: &str = include_str!("ru.toml");
+const EN: &str = include_str!("en.toml");
+
+fn parse(source: &str) -> HashMap<String, String> {
+    toml::from_str(source).expect("the embedded message catalog is valid TOML of strings")
+}
+
+/// The catalog of `lang`.
+pub fn catalog(lang: Lang) -> &'static HashMap<String, String> {
+    static RU_CATALOG: OnceLock<HashMap<String, String>> = OnceLock::new();
+    static EN_CATALOG: OnceLock<HashMap<String, String>> = OnceLock::new();
+    match lang {
+        Lang::Ru => RU_CATALOG.get_or_init(|| parse(RU)),
+        Lang::En => EN_CATALOG.get_or_init(|| parse(EN)),
+    }
+}
+
+/// The text for `key` in `lang`; the key itself when missing (never in a tested build).
+pub fn message(lang: Lang, key: &str) -> String {
+    catalog(lang).get(key).cloned().unwrap_or_else(|| key.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_catalogs_have_the_same_keys() {
+        let ru: std::collections::BTreeSet<_> = catalog(Lang::Ru).keys().collect();
+        let en: std::collections::BTreeSet<_> = catalog(Lang::En).keys().collect();
+        assert_eq!(ru.difference(&en).collect::<Vec<_>>(), Vec::<&&String>::new(), "missing in en");
+        assert_eq!(en.difference(&ru).collect::<Vec<_>>(), Vec::<&&String>::new(), "missing in ru");
+    }
+}

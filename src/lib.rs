@@ -1,0 +1,25 @@
+//! Field Service: a dispatch system for small service firms — one binary, one SQLite file.
+//!
+//! Layers: `app` (HTTP) → rules (`orders`, `offers`, `engine`, `masters`, …; plain functions over a
+//! connection and the clock's `now`) → `db` (the file, its pool and its single writer).
+
+pub mod alerts;
+pub mod check;
+pub mod cities;
+pub mod clock;
+pub mod db;
+pub mod domain;
+pub mod engine;
+pub mod error;
+pub mod events;
+pub mod i18n;
+pub mod lease;
+pub mod masters;
+pub mod metrics;
+pub mod notifications;
+pub mod offers;
+pub mod orders;
+pub mod password;
+pub mod phone;
+pub mod settings;
+pub mod staff;
