@@ -53,3 +53,22 @@ pub fn raise(
     }
     Ok(alert)
 }
+
+/// Orders searching for a master longer than this raise a backlog alert (distribution.md §13.1).
+pub const UNASSIGNED_AFTER: chrono::Duration = chrono::Duration::minutes(10);
+
+/// Alerts each city's logists about SEARCHING orders created more than 10 minutes ago; returns the
+/// number of alerts raised.
+pub fn monitor_unassigned(conn: &Connection, now: DateTime<Utc>) -> rusqlite::Result<usize> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT city_id, COUNT(*) FROM orders
+         WHERE status = 'SEARCHING' AND assigned_master_id IS NULL AND created_at < ?1 GROUP BY city_id",
+    )?;
+    let backlog: Vec<(CityId, i64)> =
+        stmt.query_map([ms(now - UNASSIGNED_AFTER)], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
+    for (city, count) in &backlog {
+        let recipients = logist_recipients(conn, *city)?;
+        raise(conn, now, "unassigned_backlog", None, Some(*city), &serde_json::json!({"count": count, "minutes": 10}), &recipients)?;
+    }
+    Ok(backlog.len())
+}

@@ -21,7 +21,7 @@ const INVARIANTS: &[(&str, &str)] = &[
         "SELECT id FROM orders WHERE status IN ('ASSIGNED', 'EN_ROUTE', 'WORKING', 'PAYMENT') AND assigned_master_id IS NULL",
     ),
     (
-        "unassigned order in an active status or assigned order still searching",
+        "assigned order still in a searching status",
         "SELECT id FROM orders WHERE assigned_master_id IS NOT NULL AND status IN ('SEARCHING', 'GUARANTEE', 'DEFERRED', 'CREATED')",
     ),
     ("DEFERRED order without a wake-up time", "SELECT id FROM orders WHERE status = 'DEFERRED' AND deferred_until IS NULL"),

@@ -4,15 +4,20 @@
 //! connection and the clock's `now`) → `db` (the file, its pool and its single writer).
 
 pub mod alerts;
+pub mod app;
 pub mod check;
 pub mod cities;
 pub mod clock;
+pub mod config;
 pub mod db;
+pub mod demo;
 pub mod domain;
 pub mod engine;
 pub mod error;
 pub mod events;
+pub mod finance;
 pub mod i18n;
+pub mod jobs;
 pub mod lease;
 pub mod masters;
 pub mod metrics;
@@ -23,3 +28,4 @@ pub mod password;
 pub mod phone;
 pub mod settings;
 pub mod staff;
+pub mod work;

@@ -1,1 +1,211 @@
-fn main() {}
+//! `fieldservice`: the server, the scheduler and the operator's commands in one binary.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand};
+use fieldservice::app::{self, AppState};
+use fieldservice::clock::{Clock, SystemClock};
+use fieldservice::config::Config;
+use fieldservice::db::Db;
+use fieldservice::domain::StaffRole;
+use fieldservice::engine::{self, TickOptions};
+use fieldservice::{check, demo, jobs, password, staff};
+
+/// Field Service: dispatch for small service firms — orders, masters, automatic distribution.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Configuration file (missing = built-in defaults).
+    #[arg(long, global = true, env = "FIELDSERVICE_CONFIG", default_value = "fieldservice.toml")]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP server with the scheduler and background jobs (the default).
+    Serve {
+        /// Load the demo dataset first if the database is empty, and print the demo logins.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Run exactly one scheduler tick and print what it did as JSON (safe beside a running server).
+    Tick {
+        /// The tick's "now" (RFC 3339), e.g. 2026-03-10T09:00:00Z; default: the current time.
+        #[arg(long)]
+        now: Option<DateTime<Utc>>,
+    },
+    /// Load the demo dataset into an empty database.
+    Demo,
+    /// Manage staff accounts.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Write a consistent copy of the live database to PATH (SQLite online backup).
+    Backup {
+        /// Where to write the copy (must not exist).
+        path: PathBuf,
+    },
+    /// Check the database: SQLite integrity, foreign keys and the engine's invariants.
+    Check,
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create a global admin.
+    Create {
+        /// Login.
+        #[arg(long)]
+        login: String,
+        /// Password (generated and printed when omitted).
+        #[arg(long)]
+        password: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(&cli.config, std::env::vars()) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("fieldservice: configuration error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::new(&config.log_level)).with_writer(std::io::stderr).init();
+    match run(cli.command.unwrap_or(Command::Serve { demo: false }), config) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("fieldservice: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn open(config: &Config) -> Result<Db, String> {
+    Db::open(&config.database, config.durability).map_err(|e| e.to_string())
+}
+
+fn run(command: Command, config: Config) -> Result<ExitCode, String> {
+    match command {
+        Command::Serve { demo } => serve(config, demo),
+        Command::Tick { now } => {
+            let db = open(&config)?;
+            let now = now.unwrap_or_else(Utc::now);
+            let report = engine::tick_waiting(&db, now, TickOptions::fresh(), std::time::Duration::from_secs(30))
+                .map_err(|e| e.to_string())?;
+            println!("{}", serde_json::to_string_pretty(&report).expect("a report serialises"));
+            if report.ran {
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!("fieldservice: another scheduler held the lease for 30 s; no tick was run");
+                Ok(ExitCode::from(3))
+            }
+        }
+        Command::Demo => {
+            let db = open(&config)?;
+            let summary = demo::load(&db, Utc::now()).map_err(|e| e.to_string())?;
+            println!("{}", serde_json::to_string_pretty(&summary).expect("a summary serialises"));
+            print_logins(&config);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Admin { command: AdminCommand::Create { login, password: given } } => {
+            let db = open(&config)?;
+            let password = given.clone().unwrap_or_else(password::generate);
+            let hash = password::hash(&password);
+            let id = db
+                .write(|tx| staff::create(tx, Utc::now(), &login, &hash, StaffRole::GlobalAdmin, &login, &[]))
+                .map_err(|e| format!("cannot create the admin: {}", e.message(config.language)))?;
+            println!("created global admin #{id} with login {login}");
+            if given.is_none() {
+                println!("password: {password}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Backup { path } => {
+            if path.exists() {
+                return Err(format!("{} already exists; choose a new file", path.display()));
+            }
+            open(&config)?.backup(&path).map_err(|e| e.to_string())?;
+            println!("backup written to {}", path.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check => {
+            let db = open(&config)?;
+            let problems = db.read(|c| check::run(c).map_err(fieldservice::db::DbError::from)).map_err(|e| e.to_string())?;
+            if problems.is_empty() {
+                println!("ok: {} is sound", config.database.display());
+                Ok(ExitCode::SUCCESS)
+            } else {
+                for problem in &problems {
+                    println!("problem: {problem}");
+                }
+                Ok(ExitCode::FAILURE)
+            }
+        }
+    }
+}
+
+fn print_logins(config: &Config) {
+    println!("Field Service: http://{}/", config.listen);
+    println!("Demo logins (password: demo):");
+    println!("  admin    global admin, all cities");
+    println!("  moscow   city admin, Москва");
+    println!("  logist   logist, Москва and Санкт-Петербург");
+    println!("  masters  +79990000001 … +79990000020");
+}
+
+fn serve(config: Config, with_demo: bool) -> Result<ExitCode, String> {
+    let db = open(&config)?;
+    if with_demo {
+        let empty = db.read(|c| demo::is_empty(c).map_err(fieldservice::db::DbError::from)).map_err(|e| e.to_string())?;
+        if empty {
+            demo::load(&db, Utc::now()).map_err(|e| e.to_string())?;
+            println!("Demo dataset loaded into {}", config.database.display());
+        } else {
+            println!("{} already has data; serving it as it is", config.database.display());
+        }
+    }
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.listen).await.map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let state = AppState { db, clock, config: Arc::new(config.clone()) };
+        if with_demo {
+            print_logins(&config);
+        } else {
+            println!("Field Service: http://{}/", config.listen);
+        }
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let scheduler = tokio::spawn(jobs::run_scheduler_until_stopped(state.clone(), stop_rx.clone()));
+        let background = tokio::spawn(jobs::run_jobs_until_stopped(state.clone(), stop_rx));
+        app::serve(listener, state, shutdown_signal()).await.map_err(|e| e.to_string())?;
+        tracing::info!("shutting down: finishing the current tick");
+        let _ = stop_tx.send(true);
+        let _ = tokio::join!(scheduler, background);
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

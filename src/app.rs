@@ -1,0 +1,123 @@
+//! The HTTP side: the router and the server. This issue serves the health check and a status page;
+//! the JSON API and the pages come on top of the same state.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use rusqlite::OptionalExtension;
+use serde::Serialize;
+use tokio::net::TcpListener;
+
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::db::{Db, DbError, SCHEMA_VERSION, at};
+
+/// What every handler and background loop shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub db: Db,
+    /// The clock.
+    pub clock: SharedClock,
+    /// The configuration.
+    pub config: Arc<Config>,
+}
+
+/// The application's routes.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(get_status))
+        .route("/healthz", get(get_healthz))
+        .route("/static/style.css", get(get_style))
+        .with_state(state)
+}
+
+/// Serves `router(state)` on an already bound listener until `shutdown` resolves, then finishes the
+/// requests in flight.
+pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// The health of the installation, for monitors.
+#[derive(Debug, Serialize)]
+pub struct Health {
+    /// `ok` or `error`.
+    pub status: &'static str,
+    /// Schema version of the file.
+    pub schema_version: i64,
+    /// When the scheduler last finished a tick.
+    pub last_tick_at: Option<DateTime<Utc>>,
+    /// Seconds since then.
+    pub last_tick_age_seconds: Option<i64>,
+    /// Orders waiting for a master (SEARCHING or GUARANTEE, unassigned).
+    pub orders_searching: i64,
+}
+
+fn health(db: &Db, now: DateTime<Utc>) -> Result<Health, DbError> {
+    // The lease is stamped with the wall clock (see `lease`), so its age is measured by `now` of the same kind.
+    db.read(|conn| {
+        let schema_version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let last_tick: Option<i64> = conn
+            .query_row("SELECT last_tick_at FROM scheduler_lease WHERE name = 'distribution'", [], |r| r.get(0))
+            .optional()?
+            .flatten();
+        let orders_searching: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM orders WHERE status IN ('SEARCHING', 'GUARANTEE') AND assigned_master_id IS NULL",
+            [],
+            |r| r.get(0),
+        )?;
+        let last_tick_at = last_tick.map(at);
+        Ok(Health {
+            status: if schema_version == SCHEMA_VERSION { "ok" } else { "error" },
+            schema_version,
+            last_tick_at,
+            last_tick_age_seconds: last_tick_at.map(|t| (now - t).num_seconds()),
+            orders_searching,
+        })
+    })
+}
+
+async fn get_healthz(State(state): State<AppState>) -> Response {
+    let db = state.db.clone();
+    match tokio::task::spawn_blocking(move || health(&db, Utc::now())).await {
+        Ok(Ok(h)) => (if h.status == "ok" { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(h)).into_response(),
+        Ok(Err(error)) => {
+            tracing::error!(%error, "health check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"status": "error", "error": "database unreachable"}))).into_response()
+        }
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "status.html")]
+struct StatusPage {
+    health: Health,
+}
+
+async fn get_status(State(state): State<AppState>) -> Response {
+    let db = state.db.clone();
+    match tokio::task::spawn_blocking(move || health(&db, Utc::now())).await {
+        Ok(Ok(health)) => match (StatusPage { health }).render() {
+            Ok(html) => Html(html).into_response(),
+            Err(error) => {
+                tracing::error!(%error, "status page failed to render");
+                StatusCode::INTERNAL_SERVER_ERROR.into_response()
+            }
+        },
+        _ => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+}
+
+async fn get_style() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], include_str!("../static/style.css"))
+}

@@ -1,0 +1,193 @@
+//! Start-up configuration: `fieldservice.toml` with `FIELDSERVICE_*` environment overrides.
+//! A missing file means the built-in defaults; a malformed file or value stops start-up with a message
+//! naming the key and what is wrong.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use chrono_tz::Tz;
+use serde::Deserialize;
+
+use crate::db::Durability;
+use crate::i18n::Lang;
+
+/// The configuration in force.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub listen: SocketAddr,
+    /// Directory for the database and uploaded files.
+    pub data_dir: PathBuf,
+    /// The SQLite file.
+    pub database: PathBuf,
+    /// The operator's time zone (exports, cities without a zone).
+    pub timezone: Tz,
+    /// Default language of the UI and messages.
+    pub language: Lang,
+    /// `synchronous` of SQLite.
+    pub durability: Durability,
+    /// Log filter (`info`, `debug`, `fieldservice=debug,tower_http=info` …).
+    pub log_level: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./data"),
+            database: PathBuf::from("./data/fieldservice.db"),
+            timezone: Tz::Europe__Moscow,
+            language: Lang::Ru,
+            durability: Durability::Full,
+            log_level: "info".into(),
+        }
+    }
+}
+
+/// Why the configuration could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file exists but cannot be read.
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    /// The file is not valid TOML or has an unknown key or a wrongly typed value.
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    /// A value is of the right type but not acceptable.
+    #[error("{origin}: `{key}` {problem}")]
+    Value { origin: String, key: &'static str, problem: String },
+}
+
+/// The file's shape: every key optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    data_dir: Option<PathBuf>,
+    database: Option<PathBuf>,
+    timezone: Option<String>,
+    language: Option<String>,
+    durability: Option<String>,
+    log_level: Option<String>,
+}
+
+/// The keys, for the environment overrides (`FIELDSERVICE_<KEY>`).
+const KEYS: [&str; 7] = ["listen", "data_dir", "database", "timezone", "language", "durability", "log_level"];
+
+impl Config {
+    /// Reads `path` (absent = defaults) and applies the environment `env` (usually `std::env::vars()`).
+    pub fn load(path: &Path, env: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
+        let file = match std::fs::read_to_string(path) {
+            Ok(text) => toml::from_str::<FileConfig>(&text)
+                .map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string() })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => FileConfig::default(),
+            Err(source) => return Err(ConfigError::Read { path: path.to_path_buf(), source }),
+        };
+        let origin = path.display().to_string();
+        let mut raw: Vec<(&'static str, Option<String>, String)> = vec![
+            ("listen", file.listen, origin.clone()),
+            ("data_dir", file.data_dir.map(|p| p.display().to_string()), origin.clone()),
+            ("database", file.database.map(|p| p.display().to_string()), origin.clone()),
+            ("timezone", file.timezone, origin.clone()),
+            ("language", file.language, origin.clone()),
+            ("durability", file.durability, origin.clone()),
+            ("log_level", file.log_level, origin),
+        ];
+        for (name, value) in env {
+            let Some(key) = name.strip_prefix("FIELDSERVICE_").map(str::to_ascii_lowercase) else { continue };
+            if let Some(slot) = raw.iter_mut().find(|(k, _, _)| *k == key) {
+                slot.1 = Some(value);
+                slot.2 = name;
+            } else if !KEYS.contains(&key.as_str()) && key != "config" {
+                return Err(ConfigError::Value { origin: name.clone(), key: "environment", problem: format!("{name} is not a known setting; known: {}", KEYS.join(", ")) });
+            }
+        }
+        let mut config = Config::default();
+        let mut database_set = false;
+        for (key, value, origin) in raw {
+            let Some(value) = value else { continue };
+            let bad = |problem: String| ConfigError::Value { origin: origin.clone(), key, problem };
+            match key {
+                "listen" => config.listen = value.parse().map_err(|_| bad(format!("must be an address like 127.0.0.1:8080, got {value:?}")))?,
+                "data_dir" => config.data_dir = non_empty(&value).map_err(bad)?.into(),
+                "database" => {
+                    config.database = non_empty(&value).map_err(bad)?.into();
+                    database_set = true;
+                }
+                "timezone" => config.timezone = value.parse().map_err(|_| bad(format!("must be an IANA time zone like Europe/Moscow, got {value:?}")))?,
+                "language" => config.language = Lang::parse(&value).ok_or_else(|| bad(format!("must be \"ru\" or \"en\", got {value:?}")))?,
+                "durability" => {
+                    config.durability = match value.as_str() {
+                        "full" => Durability::Full,
+                        "normal" => Durability::Normal,
+                        _ => return Err(bad(format!("must be \"full\" or \"normal\", got {value:?}"))),
+                    }
+                }
+                "log_level" => {
+                    tracing_subscriber::EnvFilter::try_new(&value).map_err(|e| bad(format!("is not a valid log filter ({e})")))?;
+                    config.log_level = value;
+                }
+                _ => unreachable!("raw lists exactly KEYS"),
+            }
+        }
+        if !database_set {
+            config.database = config.data_dir.join("fieldservice.db");
+        }
+        Ok(config)
+    }
+}
+
+fn non_empty(value: &str) -> Result<&str, String> {
+    if value.trim().is_empty() { Err("must not be empty".into()) } else { Ok(value) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: Option<&str>, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fieldservice.toml");
+        if let Some(text) = text {
+            std::fs::write(&path, text).unwrap();
+        }
+        Config::load(&path, env.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    }
+
+    #[test]
+    fn a_missing_file_means_the_defaults() {
+        let config = load(None, &[]).unwrap();
+        assert_eq!(config.database, PathBuf::from("./data/fieldservice.db"));
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.durability, Durability::Full);
+    }
+
+    #[test]
+    fn the_database_follows_the_data_dir_unless_given() {
+        let config = load(Some("data_dir = \"/srv/fs\""), &[]).unwrap();
+        assert_eq!(config.database, PathBuf::from("/srv/fs/fieldservice.db"));
+        let config = load(Some("data_dir = \"/srv/fs\"\ndatabase = \"/db/x.db\""), &[]).unwrap();
+        assert_eq!(config.database, PathBuf::from("/db/x.db"));
+    }
+
+    #[test]
+    fn the_environment_overrides_the_file() {
+        let config = load(Some("listen = \"127.0.0.1:9000\""), &[("FIELDSERVICE_LISTEN", "0.0.0.0:80"), ("FIELDSERVICE_DURABILITY", "normal")]).unwrap();
+        assert_eq!(config.listen.to_string(), "0.0.0.0:80");
+        assert_eq!(config.durability, Durability::Normal);
+    }
+
+    #[test]
+    fn errors_name_the_key_and_the_problem() {
+        let err = load(Some("durability = \"fast\""), &[]).unwrap_err().to_string();
+        assert!(err.contains("`durability`") && err.contains("\"full\" or \"normal\""), "{err}");
+        let err = load(Some("timezone = \"Mars/Olympus\""), &[]).unwrap_err().to_string();
+        assert!(err.contains("`timezone`"), "{err}");
+        let err = load(None, &[("FIELDSERVICE_LISTEN", "nowhere")]).unwrap_err().to_string();
+        assert!(err.contains("FIELDSERVICE_LISTEN") && err.contains("`listen`"), "{err}");
+        let err = load(Some("lissten = \"x\""), &[]).unwrap_err().to_string();
+        assert!(err.contains("lissten"), "{err}");
+        let err = load(Some("listen = ["), &[]).unwrap_err().to_string();
+        assert!(err.contains("fieldservice.toml"), "{err}");
+    }
+}

@@ -1,0 +1,113 @@
+//! The background loops of `serve`: the scheduler tick and the periodic jobs. Each loop has one shape:
+//! `run_until_stopped` around a `step(&state, now)`; errors are logged and the loop goes on.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::watch;
+
+use crate::alerts;
+use crate::app::AppState;
+use crate::engine::{self, TickOptions, TickReport};
+use crate::error::Result;
+use crate::masters;
+use crate::settings::Settings;
+
+/// Break watchdog and reminder interval (distribution.md §4.3).
+const WATCHDOG_EVERY: Duration = Duration::from_secs(60);
+/// Unassigned-orders monitor interval.
+const MONITOR_EVERY: Duration = Duration::from_secs(600);
+
+/// One scheduler step: a tick at `now`.
+pub fn tick_step(state: &AppState, now: DateTime<Utc>) -> Result<TickReport> {
+    engine::tick(&state.db, now, TickOptions::fresh())
+}
+
+/// One watchdog step: expired breaks put masters off shift (first, so that nobody is reminded of a
+/// break that is already over), then reminders for breaks ending soon.
+pub fn watchdog_step(state: &AppState, now: DateTime<Utc>) -> Result<(usize, usize)> {
+    state.db.write(|tx| {
+        let expired = masters::expire_breaks(tx, now)?;
+        let reminded = masters::remind_breaks(tx, now)?;
+        Ok((expired.len(), reminded.len()))
+    })
+}
+
+/// One monitor step: alerts staff about orders searching for more than 10 minutes.
+pub fn monitor_step(state: &AppState, now: DateTime<Utc>) -> Result<usize> {
+    state.db.write(|tx| Ok(alerts::monitor_unassigned(tx, now)?))
+}
+
+async fn sleep_or_stop(period: Duration, stop: &mut watch::Receiver<bool>) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(period) => false,
+        _ = stop.changed() => true,
+    }
+}
+
+/// Ticks every `distribution_tick_seconds` until `stop` flips; the tick in progress always finishes.
+pub async fn run_scheduler_until_stopped(state: AppState, mut stop: watch::Receiver<bool>) {
+    loop {
+        let s = state.clone();
+        let outcome = tokio::task::spawn_blocking(move || {
+            let now = s.clock.now();
+            let report = tick_step(&s, now)?;
+            let period = s.db.read(|c| Settings::load(c))?.distribution_tick_seconds;
+            Ok::<_, crate::error::Error>((report, period))
+        })
+        .await
+        .expect("tick task panicked");
+        let period = match outcome {
+            Ok((report, period)) => {
+                if !report.offers_sent.is_empty() || !report.escalations.is_empty() || !report.orders_woken.is_empty() {
+                    tracing::info!(
+                        sent = report.offers_sent.len(),
+                        expired = report.offers_expired.len(),
+                        woken = report.orders_woken.len(),
+                        escalations = report.escalations.len(),
+                        "tick"
+                    );
+                }
+                for sent in &report.offers_sent {
+                    tracing::info!(order = sent.order_id, master = sent.master_id, round = sent.round, "offer sent");
+                }
+                period
+            }
+            Err(error) => {
+                tracing::error!(%error, "tick failed");
+                Settings::default().distribution_tick_seconds
+            }
+        };
+        if *stop.borrow() || sleep_or_stop(Duration::from_secs(period.max(1) as u64), &mut stop).await {
+            return;
+        }
+    }
+}
+
+/// Runs the break watchdog, the reminder and the unassigned monitor until `stop` flips.
+pub async fn run_jobs_until_stopped(state: AppState, mut stop: watch::Receiver<bool>) {
+    let mut since_monitor = MONITOR_EVERY;
+    loop {
+        let s = state.clone();
+        let run_monitor = since_monitor >= MONITOR_EVERY;
+        let outcome = tokio::task::spawn_blocking(move || {
+            let now = s.clock.now();
+            let watchdog = watchdog_step(&s, now)?;
+            let backlog = if run_monitor { monitor_step(&s, now)? } else { 0 };
+            Ok::<_, crate::error::Error>((watchdog, backlog))
+        })
+        .await
+        .expect("job task panicked");
+        match outcome {
+            Ok(((expired, reminded), backlog)) if expired + reminded + backlog > 0 => {
+                tracing::info!(expired_breaks = expired, reminders = reminded, unassigned_alerts = backlog, "jobs");
+            }
+            Ok(_) => {}
+            Err(error) => tracing::error!(%error, "background job failed"),
+        }
+        since_monitor = if run_monitor { WATCHDOG_EVERY } else { since_monitor + WATCHDOG_EVERY };
+        if sleep_or_stop(WATCHDOG_EVERY, &mut stop).await {
+            return;
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! The master's work on his order: en route → on site → close with the amount and the act
+//! (distribution.md S9–S12, product.md §2.7). Closing a normal order creates the commission.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, params};
+use serde_json::json;
+
+use crate::db::ms;
+use crate::domain::{MasterId, OrderId, OrderStatus};
+use crate::error::{Error, Result, invalid};
+use crate::events;
+use crate::finance;
+use crate::orders::{self, Actor, Order};
+
+/// Largest accepted file, bytes (decisions §B.15).
+pub const MAX_FILE_BYTES: i64 = 10 * 1024 * 1024;
+/// Accepted file types (decisions §B.15), detected by content by the upload layer.
+pub const FILE_TYPES: [&str; 5] = ["image/jpeg", "image/png", "image/webp", "image/heic", "application/pdf"];
+
+/// An uploaded file already stored under the data directory.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct StoredFile {
+    /// Random storage key.
+    pub storage_key: String,
+    /// Original name.
+    pub file_name: String,
+    /// Detected type, one of [`FILE_TYPES`].
+    pub mime_type: String,
+    /// Size in bytes.
+    pub size: i64,
+}
+
+fn his_order(conn: &Connection, master: MasterId, id: OrderId) -> Result<Order> {
+    orders::load(conn, id)?.filter(|o| o.assigned_master_id == Some(master)).ok_or(Error::NotFound { what: "order" })
+}
+
+fn step(conn: &Connection, now: DateTime<Utc>, master: MasterId, id: OrderId, from: OrderStatus, to: OrderStatus, reason: &str) -> Result<()> {
+    let order = his_order(conn, master, id)?;
+    if order.status != from {
+        return Err(Error::WrongStatus { status: order.status });
+    }
+    orders::transition(conn, now, &order, to, reason, Actor::Master(master), &json!({"master_id": master}))
+}
+
+/// ASSIGNED → EN_ROUTE.
+pub fn en_route(conn: &Connection, now: DateTime<Utc>, master: MasterId, id: OrderId) -> Result<()> {
+    step(conn, now, master, id, OrderStatus::Assigned, OrderStatus::EnRoute, "master_en_route")
+}
+
+/// EN_ROUTE → WORKING.
+pub fn on_site(conn: &Connection, now: DateTime<Utc>, master: MasterId, id: OrderId) -> Result<()> {
+    step(conn, now, master, id, OrderStatus::EnRoute, OrderStatus::Working, "master_working")
+}
+
+/// Parses a closing amount: up to 7 integer digits and 2 decimals, comma or dot, above zero → kopecks.
+pub fn parse_amount(raw: &str) -> Result<i64> {
+    let raw = raw.trim().replace(',', ".");
+    let (whole, frac) = raw.split_once('.').unwrap_or((&raw, ""));
+    let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
+    let ok = (1..=7).contains(&whole.len()) && digits(whole) && frac.len() <= 2 && digits(frac) && !(raw.contains('.') && frac.is_empty());
+    if !ok {
+        return Err(invalid("amount", "amount"));
+    }
+    let kopecks = whole.parse::<i64>().unwrap_or(0) * 100 + format!("{frac:0<2}").parse::<i64>().unwrap_or(0);
+    if kopecks == 0 { Err(invalid("amount", "amount")) } else { Ok(kopecks) }
+}
+
+/// What closing did.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Closed {
+    /// PAYMENT (normal order: the commission waits) or CLOSED (guarantee order).
+    pub status: OrderStatus,
+    /// The commission created for a normal order.
+    pub commission_id: Option<i64>,
+}
+
+/// Closes a WORKING order: a normal one with the amount and the act → PAYMENT with a commission; a
+/// guarantee one with the act only → CLOSED, total 0, no commission.
+pub fn close(conn: &Connection, now: DateTime<Utc>, master: MasterId, id: OrderId, amount: Option<&str>, act: &StoredFile) -> Result<Closed> {
+    let order = his_order(conn, master, id)?;
+    if order.status != OrderStatus::Working {
+        return Err(Error::WrongStatus { status: order.status });
+    }
+    if !FILE_TYPES.contains(&act.mime_type.as_str()) {
+        return Err(invalid("act", "file_type"));
+    }
+    if !(1..=MAX_FILE_BYTES).contains(&act.size) {
+        return Err(invalid("act", "file_size"));
+    }
+    let total = if order.is_guarantee() { 0 } else { parse_amount(amount.unwrap_or_default())? };
+    let file_type = if act.mime_type == "application/pdf" { "DOCUMENT" } else { "PHOTO" };
+    conn.execute(
+        "INSERT INTO attachments (entity_type, entity_id, file_type, storage_key, file_name, mime_type, size, document_type,
+             uploaded_by_master_id, created_at)
+         VALUES ('ORDER', ?1, ?2, ?3, ?4, ?5, ?6, 'act', ?7, ?8)",
+        params![id, file_type, act.storage_key, act.file_name, act.mime_type, act.size, master, ms(now)],
+    )?;
+    let (to, reason) = if order.is_guarantee() {
+        (OrderStatus::Closed, "guarantee_completed")
+    } else {
+        (OrderStatus::Payment, "master_uploaded_act")
+    };
+    orders::transition(conn, now, &order, to, reason, Actor::Master(master), &json!({"master_id": master, "total_sum_kop": total}))?;
+    conn.execute(
+        "UPDATE orders SET total_sum_kop = ?2, closed_at = CASE WHEN ?3 THEN ?4 ELSE closed_at END WHERE id = ?1",
+        params![id, total, to == OrderStatus::Closed, ms(now)],
+    )?;
+    let commission_id = if order.is_guarantee() { None } else { Some(finance::create_commission(conn, now, id)?) };
+    events::record(conn, now, Some(id), "master", "closed", json!({"master_id": master, "to": to, "total_sum_kop": total, "commission_id": commission_id}))?;
+    Ok(Closed { status: to, commission_id })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_amount;
+
+    #[test]
+    fn amounts_as_masters_type_them() {
+        assert_eq!(parse_amount("3500").unwrap(), 350_000);
+        assert_eq!(parse_amount("4999,99").unwrap(), 499_999);
+        assert_eq!(parse_amount("10.5").unwrap(), 1_050);
+        for bad in ["0", "-5", "12345678", "10.555", "abc", "", "10.", ".5"] {
+            assert!(parse_amount(bad).is_err(), "{bad}");
+        }
+    }
+}

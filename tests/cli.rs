@@ -1,0 +1,210 @@
+//! The `fieldservice` binary as an operator uses it: each test runs the real executable on a
+//! temporary database.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+struct Install {
+    dir: tempfile::TempDir,
+}
+
+impl Install {
+    fn new() -> Self {
+        Self { dir: tempfile::tempdir().unwrap() }
+    }
+
+    fn db(&self) -> PathBuf {
+        self.dir.path().join("data").join("fieldservice.db")
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_fieldservice"));
+        cmd.args(args)
+            .current_dir(self.dir.path())
+            .env("FIELDSERVICE_CONFIG", self.dir.path().join("fieldservice.toml"))
+            .env("FIELDSERVICE_DURABILITY", "normal")
+            .env("FIELDSERVICE_LOG_LEVEL", "warn");
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[test]
+fn help_lists_every_command() {
+    let out = Install::new().run(&["--help"]);
+    let help = text(&out.stdout);
+    for command in ["serve", "tick", "demo", "admin", "backup", "check"] {
+        assert!(help.contains(command), "{command} missing from:\n{help}");
+    }
+}
+
+#[test]
+fn demo_then_tick_prints_offers_as_json_and_check_stays_clean() {
+    let install = Install::new();
+    let out = install.run(&["demo"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("+79990000001"), "demo logins are printed");
+
+    let out = install.run(&["tick"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("tick prints JSON");
+    assert_eq!(report["ran"], true);
+    let sent = report["offers_sent"].as_array().unwrap();
+    assert!(!sent.is_empty(), "the demo's searching orders get offers: {report:#}");
+    assert!(sent[0]["order_id"].is_i64() && sent[0]["master_id"].is_i64() && sent[0]["round"] == 1);
+    assert!(report["events"].as_array().unwrap().iter().any(|e| e["kind"] == "offer_sent"));
+
+    let out = install.run(&["check"]);
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+
+    let again = install.run(&["demo"]);
+    assert!(!again.status.success(), "a second demo load is refused");
+}
+
+#[test]
+fn tick_at_a_given_time_expires_the_offers_it_outlives() {
+    let install = Install::new();
+    assert!(install.run(&["demo"]).status.success());
+    let first: serde_json::Value = serde_json::from_slice(&install.run(&["tick", "--now", "2030-01-01T09:00:00Z"]).stdout).unwrap();
+    let sent = first["offers_sent"].as_array().unwrap().len();
+    assert!(sent > 0);
+    let later: serde_json::Value = serde_json::from_slice(&install.run(&["tick", "--now", "2030-01-01T09:05:00Z"]).stdout).unwrap();
+    assert!(later["offers_expired"].as_array().unwrap().len() >= sent, "{later:#}");
+}
+
+#[test]
+fn backup_writes_a_sound_copy_and_refuses_to_overwrite() {
+    let install = Install::new();
+    assert!(install.run(&["demo"]).status.success());
+    let target = install.dir.path().join("copy.db");
+    let out = install.run(&["backup", target.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let conn = rusqlite::Connection::open(&target).unwrap();
+    let masters: i64 = conn.query_row("SELECT COUNT(*) FROM masters", [], |r| r.get(0)).unwrap();
+    assert_eq!(masters, 20);
+    assert!(fieldservice::check::run(&conn).unwrap().is_empty());
+    assert!(!install.run(&["backup", target.to_str().unwrap()]).status.success());
+}
+
+#[test]
+fn check_reports_a_broken_invariant_with_a_failing_exit() {
+    let install = Install::new();
+    assert!(install.run(&["demo"]).status.success());
+    let conn = rusqlite::Connection::open(install.db()).unwrap();
+    conn.execute("UPDATE masters SET is_blocked = 1, is_active = 1 WHERE id = (SELECT MIN(id) FROM masters)", []).unwrap();
+    drop(conn);
+    let out = install.run(&["check"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stdout).contains("blocked master still active"), "{}", text(&out.stdout));
+}
+
+#[test]
+fn admin_create_makes_a_global_admin_and_refuses_a_taken_login() {
+    let install = Install::new();
+    let out = install.run(&["admin", "create", "--login", "boss", "--password", "s3cret-pass"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let conn = rusqlite::Connection::open(install.db()).unwrap();
+    let (role, hash): (String, String) =
+        conn.query_row("SELECT role, password_hash FROM staff_users WHERE login = 'boss'", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    assert_eq!(role, "GLOBAL_ADMIN");
+    assert!(fieldservice::password::verify("s3cret-pass", &hash));
+    let generated = install.run(&["admin", "create", "--login", "second"]);
+    assert!(text(&generated.stdout).contains("password: "), "a generated password is printed");
+    assert!(!install.run(&["admin", "create", "--login", "boss"]).status.success());
+}
+
+#[test]
+fn a_database_from_a_newer_version_is_refused_untouched() {
+    let install = Install::new();
+    assert!(install.run(&["check"]).status.success());
+    let conn = rusqlite::Connection::open(install.db()).unwrap();
+    conn.pragma_update(None, "user_version", 99).unwrap();
+    drop(conn);
+    let before = std::fs::read(install.db()).unwrap();
+    let out = install.run(&["check"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("schema version 99"), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read(install.db()).unwrap(), before, "nothing changed");
+}
+
+#[test]
+fn a_malformed_config_stops_start_up_naming_the_key() {
+    let install = Install::new();
+    std::fs::write(install.dir.path().join("fieldservice.toml"), "listen = \"somewhere\"\n").unwrap();
+    let out = install.run(&["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("`listen`") && err.contains("somewhere"), "{err}");
+    assert!(!install.db().exists(), "nothing was created");
+}
+
+fn wait_healthy(port: u16, child: &mut Child) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        assert!(child.try_wait().unwrap().is_none(), "the server exited early");
+        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            use std::io::{Read, Write};
+            write!(stream, "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
+            let mut response = String::new();
+            stream.read_to_string(&mut response).unwrap();
+            if response.starts_with("HTTP/1.1 200") {
+                let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
+                return serde_json::from_str(body).unwrap();
+            }
+        }
+        assert!(Instant::now() < deadline, "the server did not become healthy");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn offers_in(db: &Path) -> i64 {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.query_row("SELECT COUNT(*) FROM offers WHERE sent_by_staff_id IS NULL AND state = 'SENT'", [], |r| r.get(0)).unwrap()
+}
+
+#[test]
+fn serve_demo_prints_the_logins_and_keeps_distributing() {
+    let install = Install::new();
+    let port = free_port();
+    let mut child = install
+        .command(&["serve", "--demo"])
+        .env("FIELDSERVICE_LISTEN", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut printed = String::new();
+    while !printed.contains("+79990000020") {
+        assert!(stdout.read_line(&mut printed).unwrap() > 0, "stdout closed early: {printed}");
+    }
+    assert!(printed.contains(&format!("http://127.0.0.1:{port}/")), "{printed}");
+    assert!(printed.contains("admin") && printed.contains("logist") && printed.contains("moscow"));
+    let health = wait_healthy(port, &mut child);
+    assert_eq!(health["status"], "ok");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while offers_in(&install.db()) == 0 {
+        assert!(Instant::now() < deadline, "the scheduler sent no offer");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // A one-off tick beside the running server waits for the lease and runs safely.
+    let out = install.run(&["tick"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let sent = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(sent.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "graceful shutdown on SIGTERM exits 0: {status:?}");
+    assert!(install.run(&["check"]).status.success());
+}
