@@ -293,6 +293,9 @@ pub fn create(conn: &Connection, now: DateTime<Utc>, staff: &Staff, input: &NewO
             return Err(invalid("street_id", "unknown"));
         }
     }
+    if input.house.as_deref().is_some_and(|h| h.trim().is_empty()) {
+        return Err(invalid("house", "length:1:10"));
+    }
     let house = trimmed(&input.house);
     if let Some(house) = house {
         check_len("house", house, 1, 10)?;
@@ -338,7 +341,9 @@ pub fn create(conn: &Connection, now: DateTime<Utc>, staff: &Staff, input: &NewO
     }
     let settings = Settings::load(conn)?;
     let hours = settings.working_hours();
-    let deferred_until = (input.defer || !hours.is_open(tz, now)).then(|| hours.next_start(tz, now));
+    // A deferred order wakes at its slot start, or without a slot at the next workday start (§10.4, D-14).
+    let wake_at = input.timeslot.map_or_else(|| hours.next_start(tz, now), |(start, _)| start);
+    let deferred_until = (input.defer || !hours.is_open(tz, now)).then_some(wake_at);
     let status = if deferred_until.is_some() { OrderStatus::Deferred } else { OrderStatus::Searching };
     let (slot_start, slot_end) = input.timeslot.map_or((None, None), |(s, e)| (Some(ms(s)), Some(ms(e))));
     conn.execute(

@@ -18,7 +18,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::db::{Db, ms};
-use crate::domain::{CityId, MasterId, OrderId};
+use crate::domain::{CityId, MasterId, OrderId, OrderStatus};
 use crate::error::{Error, Result};
 use crate::events::{self, Event};
 use crate::lease;
@@ -318,6 +318,16 @@ fn select<R: rand::Rng>(conn: &Connection, order: &Order, step: &mut Step<'_, R>
 fn decide<R: rand::Rng>(conn: &Connection, id: OrderId, step: &mut Step<'_, R>) -> Result<()> {
     let now = step.now;
     let Some(order) = orders::load(conn, id)? else { return Ok(()) };
+    // The ids were fetched before this transaction: an accept, an assignment or a cancel may have
+    // committed in between, and such an order is no longer ours to offer.
+    let distributable = match order.status {
+        OrderStatus::Searching | OrderStatus::Guarantee => true,
+        OrderStatus::Deferred => offers::of_order(conn, id)?.iter().any(|o| o.is_live(now)),
+        _ => false,
+    };
+    if order.assigned_master_id.is_some() || !distributable {
+        return Ok(());
+    }
     // 1. Admin escalation is checked first and does not end the decision.
     if let Some(event) = escalation::check_admin(conn, now, &order, step.settings.escalate_to_admin_after_min)? {
         step.out.push(event);
@@ -369,28 +379,43 @@ fn decide<R: rand::Rng>(conn: &Connection, id: OrderId, step: &mut Step<'_, R>) 
 
 /// What the staff "auto" button did.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct AutoResult {
-    /// The offer sent.
-    pub offer: SentOffer,
-    /// The events of the decision.
-    pub events: Vec<Event>,
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum AutoOutcome {
+    /// An offer went to the best candidate.
+    OfferSent(SentOffer),
+    /// The order has no district: it was escalated to the logists; staff must assign by hand.
+    NoDistrict,
+    /// Nobody can take it now: it was escalated to the logists; staff must assign by hand.
+    NoCandidates,
+}
+
+impl AutoOutcome {
+    /// The refusal to show staff when no offer went out (the escalation itself is kept).
+    pub fn error(&self) -> Option<Error> {
+        match self {
+            AutoOutcome::OfferSent(_) => None,
+            AutoOutcome::NoDistrict => Some(Error::NoDistrict),
+            AutoOutcome::NoCandidates => Some(Error::NoCandidates),
+        }
+    }
 }
 
 /// Staff "auto-distribute now" (distribution.md §9.1): one immediate automatic round for one order, with the
 /// same selection as the tick. A DEFERRED order needs `confirm_deferred` and starts searching first (S6).
-pub fn auto_distribute_now(conn: &Connection, now: DateTime<Utc>, staff: &Staff, id: OrderId, confirm_deferred: bool, seed: u64) -> Result<AutoResult> {
+/// When no offer can go out the order is escalated and the outcome says why; commit it either way.
+pub fn auto_distribute_now(conn: &Connection, now: DateTime<Utc>, staff: &Staff, id: OrderId, confirm_deferred: bool, seed: u64) -> Result<AutoOutcome> {
     let mut order = orders::load_for_staff(conn, staff, id)?;
     if order.assigned_master_id.is_some() {
         return Err(Error::AlreadyAssigned);
     }
-    if order.status == crate::domain::OrderStatus::Deferred {
+    if order.status == OrderStatus::Deferred {
         if !confirm_deferred {
             return Err(Error::DeferredNeedsConfirmation);
         }
         orders::wake(conn, now, &order, "auto_on_deferred", Actor::Staff(staff.id))?;
         order = orders::load(conn, id)?.ok_or(Error::NotFound { what: "order" })?;
     }
-    if !matches!(order.status, crate::domain::OrderStatus::Searching | crate::domain::OrderStatus::Guarantee) {
+    if !matches!(order.status, OrderStatus::Searching | OrderStatus::Guarantee) {
         return Err(Error::WrongStatus { status: order.status });
     }
     let settings = Settings::load(conn)?;
@@ -400,7 +425,7 @@ pub fn auto_distribute_now(conn: &Connection, now: DateTime<Utc>, staff: &Staff,
     let mut step = Step { settings: &settings, now, rng: &mut rng, pools: &mut pools, out: Vec::new(), report: &mut report };
     if order.no_district {
         step.escalate_logist(conn, &order, "no_district")?;
-        return Err(Error::NoDistrict);
+        return Ok(AutoOutcome::NoDistrict);
     }
     let round = offers::next_round(conn, &order)? - 1;
     if round >= settings.distribution_rounds {
@@ -412,16 +437,67 @@ pub fn auto_distribute_now(conn: &Connection, now: DateTime<Utc>, staff: &Staff,
     let selection = select(conn, &order, &mut step)?;
     let Some(first) = selection.ranked.first() else {
         step.escalate_logist(conn, &order, "no_candidates")?;
-        return Err(Error::NoCandidates);
+        return Ok(AutoOutcome::NoCandidates);
     };
     let master = first.master_id;
     step.log(conn, id, "candidates_found", json!({"count": selection.ranked.len(), "citywide": selection.citywide, "staff_id": staff.id}))?;
     step.deescalate(conn, &order)?;
     let offer = offers::send(conn, now, settings.distribution_sla_seconds, &order, master, round + 1, Some(staff.id))?;
     step.log(conn, id, "offer_sent", json!({"master_id": master, "offer_id": offer.id, "round": offer.round_number, "staff_id": staff.id, "until": offer.expires_at}))?;
-    drop(step);
-    Ok(AutoResult {
-        offer: SentOffer { order_id: id, master_id: master, round: offer.round_number, offer_id: offer.id, expires_at: offer.expires_at },
-        events: report.events,
-    })
+    Ok(AutoOutcome::OfferSent(SentOffer { order_id: id, master_id: master, round: offer.round_number, offer_id: offer.id, expires_at: offer.expires_at }))
+}
+
+/// One line of the manual candidate list (decisions D-16).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ManualCandidate {
+    /// Master id.
+    pub master_id: MasterId,
+    /// Full name.
+    pub full_name: String,
+    /// Phone.
+    pub phone: String,
+    /// Shift state.
+    pub shift: crate::domain::ShiftStatus,
+    /// End of his break.
+    pub break_until: Option<DateTime<Utc>>,
+    /// Active orders.
+    pub active_orders: i64,
+    /// His limit.
+    pub limit: i64,
+    /// Why he is unavailable (off shift, on a break, at his limit): "assign anyway" needs confirmation.
+    pub unavailable: Vec<String>,
+    /// Whether the automatic engine would pick him now.
+    pub auto_eligible: bool,
+}
+
+/// Every verified, active, non-deleted, non-blocked master of the order's city with the category skill
+/// (and the district, if any), available ones first (decisions D-16).
+pub fn manual_candidates(conn: &Connection, now: DateTime<Utc>, staff: &Staff, id: OrderId) -> Result<Vec<ManualCandidate>> {
+    let order = orders::load_for_staff(conn, staff, id)?;
+    let settings = Settings::load(conn)?;
+    let excluded = candidates::excluded(conn, order.id, order.dist_cycle)?;
+    let need = Need { city_id: order.city_id, district_id: order.district_id, category: order.category, excluded };
+    let mut list = Vec::new();
+    for master in candidates::city_pool(conn, order.city_id, now, &settings)? {
+        let reasons = candidates::diagnose(&master, &need, now);
+        let fits = reasons.iter().all(|r| r.is_availability() || *r == candidates::Skip::AlreadyOffered);
+        if !fits {
+            continue;
+        }
+        let (full_name, phone): (String, String) =
+            conn.prepare_cached("SELECT full_name, phone FROM masters WHERE id = ?1")?.query_row([master.id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        list.push(ManualCandidate {
+            master_id: master.id,
+            full_name,
+            phone,
+            shift: master.shift,
+            break_until: master.break_until,
+            active_orders: master.active_orders,
+            limit: master.limit,
+            unavailable: reasons.iter().filter(|r| r.is_availability()).map(candidates::Skip::code).collect(),
+            auto_eligible: reasons.is_empty(),
+        });
+    }
+    list.sort_by(|a, b| (!a.unavailable.is_empty(), &a.full_name).cmp(&(!b.unavailable.is_empty(), &b.full_name)));
+    Ok(list)
 }
