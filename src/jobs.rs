@@ -52,7 +52,7 @@ pub async fn run_scheduler_until_stopped(state: AppState, mut stop: watch::Recei
         let outcome = tokio::task::spawn_blocking(move || {
             let now = s.clock.now();
             let report = tick_step(&s, now)?;
-            let period = s.db.read(|c| Settings::load(c))?.distribution_tick_seconds;
+            let period = s.db.read(Settings::load)?.distribution_tick_seconds;
             Ok::<_, crate::error::Error>((report, period))
         })
         .await

@@ -151,6 +151,7 @@ impl Actor {
 }
 
 /// Writes one status-history row.
+#[allow(clippy::too_many_arguments)] // one argument per column of the row
 pub fn record_history(
     conn: &Connection,
     now: DateTime<Utc>,

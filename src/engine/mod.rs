@@ -158,7 +158,7 @@ fn run(db: &Db, now: DateTime<Utc>, options: TickOptions) -> Result<TickReport> 
         report.orders_woken = wake_due(tx, now, &mut report.events)?;
         Ok(())
     })?;
-    let settings = db.read(|c| Settings::load(c))?;
+    let settings = db.read(Settings::load)?;
     let ids: Vec<OrderId> = db.read(|c| fetch(c, now, options.max_orders))?;
     report.orders_decided = ids.len();
     for chunk in ids.chunks(CHUNK) {
@@ -231,8 +231,8 @@ struct Pools(HashMap<CityId, Vec<MasterSnapshot>>);
 
 impl Pools {
     fn city(&mut self, conn: &Connection, city: CityId, now: DateTime<Utc>, settings: &Settings) -> rusqlite::Result<&[MasterSnapshot]> {
-        if !self.0.contains_key(&city) {
-            self.0.insert(city, candidates::city_pool(conn, city, now, settings)?);
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.0.entry(city) {
+            slot.insert(candidates::city_pool(conn, city, now, settings)?);
         }
         Ok(&self.0[&city])
     }
@@ -292,14 +292,14 @@ fn select<R: rand::Rng>(conn: &Connection, order: &Order, step: &mut Step<'_, R>
     let need = Need { city_id: order.city_id, district_id: order.district_id, category: order.category, excluded };
     let preferred = order.preferred_master_id.filter(|_| order.is_guarantee());
     if let Some(preferred) = preferred {
-        let reasons = match candidates::master(conn, preferred, step.now, step.settings)? {
-            Some(master) => candidates::diagnose(&master, &need, step.now).iter().map(candidates::Skip::code).collect(),
+        let snapshot = candidates::master(conn, preferred, step.now, step.settings)?;
+        let reasons: Vec<String> = match &snapshot {
+            Some(master) => candidates::diagnose(master, &need, step.now).iter().map(candidates::Skip::code).collect(),
             None => vec!["not_found".to_string()],
         };
-        if reasons.is_empty() {
+        if let (Some(master), true) = (&snapshot, reasons.is_empty()) {
             step.log(conn, order.id, "preferred_master_first", json!({"master_id": preferred}))?;
-            let ranked = vec![candidates::Ranked { master_id: preferred, car: false, avg_week: 0.0, rating: 0.0, random: 0 }];
-            return Ok(Selection { ranked, citywide: false });
+            return Ok(Selection { ranked: candidates::rank([master], step.rng), citywide: false });
         }
         step.log(conn, order.id, "preferred_master_skipped", json!({"master_id": preferred, "reasons": reasons}))?;
     }
