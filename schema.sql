@@ -215,10 +215,8 @@ CREATE TABLE orders (
     CHECK ((assigned_master_id IS NOT NULL) OR status NOT IN ('ASSIGNED', 'EN_ROUTE', 'WORKING', 'PAYMENT'))
 );
 CREATE INDEX orders_status_city ON orders(status, city_id, created_at);
-CREATE INDEX orders_city_status ON orders(city_id, status);
-CREATE INDEX orders_assigned ON orders(assigned_master_id, status, created_at);
+CREATE INDEX orders_assigned ON orders(assigned_master_id, status, created_at, total_sum_kop);
 CREATE INDEX orders_preferred ON orders(preferred_master_id);
-CREATE INDEX orders_slot ON orders(status, city_id, timeslot_start);
 CREATE INDEX orders_deferred ON orders(deferred_until) WHERE status = 'DEFERRED';
 CREATE INDEX orders_guarantee_source ON orders(guarantee_source_order_id);
 CREATE INDEX orders_client_phone ON orders(client_phone);

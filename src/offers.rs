@@ -158,18 +158,33 @@ pub struct Accepted {
 /// Every refusal of §8.4 in its order, read without writing: blocked, limit, the offer's state, its
 /// expiry, the order already taken. Returns the offer and order when the accept may proceed.
 fn check_accept(conn: &Connection, now: DateTime<Utc>, master: MasterId, offer_id: OfferId) -> Result<(Offer, Order)> {
-    let settings = Settings::load(conn)?;
-    let me = candidates::master(conn, master, now, &settings)?.ok_or(Error::NotFound { what: "master" })?;
-    if me.is_blocked {
-        let reason: Option<String> =
-            conn.query_row("SELECT blocked_reason FROM masters WHERE id = ?1", [master], |r| r.get(0))?;
+    let global_limit: i64 = conn
+        .prepare_cached("SELECT value FROM settings WHERE key = 'max_active_orders'")?
+        .query_row([], |r| r.get::<_, String>(0))
+        .optional()?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(Settings::default().max_active_orders);
+    let me = conn
+        .prepare_cached(
+            "SELECT is_blocked, blocked_reason, is_deleted, is_active,
+                    CASE WHEN max_active_orders_override > 0 THEN max_active_orders_override ELSE ?2 END,
+                    (SELECT COUNT(*) FROM orders o
+                      WHERE o.assigned_master_id = m.id AND o.status IN ('ASSIGNED', 'EN_ROUTE', 'WORKING', 'PAYMENT'))
+             FROM masters m WHERE id = ?1",
+        )?
+        .query_row(params![master, global_limit], |r| {
+            Ok((r.get::<_, bool>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, bool>(2)?, r.get::<_, bool>(3)?, r.get::<_, i64>(4)?, r.get::<_, i64>(5)?))
+        })
+        .optional()?;
+    let (blocked, reason, deleted, active, limit, load) = me.ok_or(Error::NotFound { what: "master" })?;
+    if blocked {
         return Err(Error::MasterBlocked { reason: reason.unwrap_or_default() });
     }
-    if me.is_deleted || !me.is_active {
+    if deleted || !active {
         return Err(Error::MasterInactive);
     }
-    if me.active_orders >= me.limit {
-        return Err(Error::LimitReached { active: me.active_orders, limit: me.limit });
+    if load >= limit {
+        return Err(Error::LimitReached { active: load, limit });
     }
     let offer = load_of_master(conn, master, offer_id)?;
     match offer.state {
@@ -208,7 +223,6 @@ pub fn accept(conn: &Connection, now: DateTime<Utc>, master: MasterId, offer_id:
     orders::cancel_offers(conn, now, order.id, false)?;
     let context = json!({"master_id": master, "action": "offer_accepted", "method": "atomic_accept", "offer_id": offer.id});
     orders::record_history(conn, now, order.id, Some(order.status), OrderStatus::Assigned, "accepted_by_master", Actor::Master(master), &context)?;
-    events::record(conn, now, Some(order.id), "master", "offer_accepted", json!({"master_id": master, "offer_id": offer.id, "round": offer.round_number}))?;
     metrics::record_assignment(conn, now, &order, master, metrics::Via::MasterAccept, None);
     Ok(Accepted { order_id: order.id, offer_id: offer.id, master_id: master })
 }
@@ -216,9 +230,101 @@ pub fn accept(conn: &Connection, now: DateTime<Utc>, master: MasterId, offer_id:
 /// Accept as the API and pages call it: a read-only check answers a refused accept (most often "already
 /// taken") without waiting for the writer; otherwise [`accept`] runs in its own write transaction, which
 /// checks everything again.
+///
+/// Within this process at most one accept per order runs at a time: while one is in flight the others
+/// wait for it, and when it wins they are told "already taken" at once, without queueing for the writer.
 pub fn accept_now(db: &Db, now: DateTime<Utc>, master: MasterId, offer: OfferId) -> Result<Accepted> {
-    db.read(|conn| check_accept(conn, now, master, offer).map(drop))?;
-    db.write(|tx| accept(tx, now, master, offer))
+    loop {
+        let order = db.read(|conn| check_accept(conn, now, master, offer).map(|(_, order)| order.id))?;
+        match claims::begin(db.path(), order) {
+            claims::Turn::Lead(claim) => {
+                let result = db.write(|tx| accept(tx, now, master, offer));
+                claim.finish(result.is_ok());
+                return result;
+            }
+            claims::Turn::Follow(claim) => {
+                if claim.wait_won() {
+                    return Err(Error::OfferTaken);
+                }
+            }
+        }
+    }
+}
+
+/// The accepts in flight in this process, one leader per (database, order).
+mod claims {
+    use std::collections::HashMap;
+    use std::path::{Path, PathBuf};
+    use std::sync::{Arc, Condvar, Mutex, OnceLock};
+
+    use crate::domain::OrderId;
+
+    type Key = (PathBuf, OrderId);
+
+    /// One accept in flight; `None` until it ends, then whether it won.
+    #[derive(Default)]
+    pub struct Claim {
+        outcome: Mutex<Option<bool>>,
+        ended: Condvar,
+    }
+
+    impl Claim {
+        /// Waits for the leader; true when it won the order.
+        pub fn wait_won(&self) -> bool {
+            let mut outcome = self.outcome.lock().unwrap_or_else(|p| p.into_inner());
+            while outcome.is_none() {
+                outcome = self.ended.wait(outcome).unwrap_or_else(|p| p.into_inner());
+            }
+            outcome.unwrap_or(false)
+        }
+    }
+
+    /// The leader's handle: ends the claim when finished (or dropped by a panic, as lost).
+    pub struct Lead {
+        key: Key,
+        claim: Arc<Claim>,
+        won: bool,
+    }
+
+    impl Lead {
+        /// Ends the claim with its outcome.
+        pub fn finish(mut self, won: bool) {
+            self.won = won;
+        }
+    }
+
+    impl Drop for Lead {
+        fn drop(&mut self) {
+            inflight().lock().unwrap_or_else(|p| p.into_inner()).remove(&self.key);
+            *self.claim.outcome.lock().unwrap_or_else(|p| p.into_inner()) = Some(self.won);
+            self.claim.ended.notify_all();
+        }
+    }
+
+    /// Whether this caller leads the accept for the order or follows one in flight.
+    pub enum Turn {
+        /// No accept in flight: go ahead.
+        Lead(Lead),
+        /// Another accept is in flight: wait for it.
+        Follow(Arc<Claim>),
+    }
+
+    fn inflight() -> &'static Mutex<HashMap<Key, Arc<Claim>>> {
+        static INFLIGHT: OnceLock<Mutex<HashMap<Key, Arc<Claim>>>> = OnceLock::new();
+        INFLIGHT.get_or_init(Default::default)
+    }
+
+    /// Joins the accepts for `order` in the database at `db`.
+    pub fn begin(db: &Path, order: OrderId) -> Turn {
+        let key = (db.to_path_buf(), order);
+        let mut map = inflight().lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(claim) = map.get(&key) {
+            return Turn::Follow(Arc::clone(claim));
+        }
+        let claim = Arc::new(Claim::default());
+        map.insert(key.clone(), Arc::clone(&claim));
+        Turn::Lead(Lead { key, claim, won: false })
+    }
 }
 
 /// The master opens the offer card: SENT becomes VIEWED, which is otherwise treated exactly like SENT

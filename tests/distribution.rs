@@ -721,3 +721,37 @@ fn manual_candidate_list_shows_every_fitting_master_with_his_availability() {
     let foreign = w.staff(StaffRole::CityAdmin, &[w.city("Санкт-Петербург")]);
     assert_code(w.write(|tx| engine::manual_candidates(tx, t0(), &foreign, o)), "not_found");
 }
+
+#[test]
+fn orders_that_can_only_wait_never_crowd_out_an_order_that_can_move() {
+    let w = World::new();
+    let (msk, d) = moscow_district(&w);
+    w.staff(StaffRole::Logist, &[msk]);
+    let m = w.master(M::serving(msk, &[d]));
+    let incomplete = w.order_without_district(t0(), msk);
+    let waiting_for_answer = w.order(t0() + secs(1), d);
+    w.tick_with(t0() + secs(2), 1);
+    assert!(w.escalation(incomplete).logist_at.is_some(), "the oldest order is escalated first");
+    w.tick_with(t0() + secs(3), 1);
+    assert_eq!(w.open_offer(waiting_for_answer).master_id, m);
+    let fresh = w.order(t0() + secs(4), d);
+    let other = w.master(M::serving(msk, &[d]));
+    // A batch of one: the escalated order (waits for people) and the one with a live offer (waits for
+    // its master) are not fetched, so the new order is decided.
+    let report = w.tick_with(t0() + secs(5), 1);
+    assert_eq!(report.offers_sent.iter().map(|s| (s.order_id, s.master_id)).collect::<Vec<_>>(), [(fresh, other)]);
+}
+
+#[test]
+fn a_waiting_escalated_order_still_reaches_the_admins_after_the_delay() {
+    let w = World::new();
+    let msk = w.moscow();
+    let admin = w.staff(StaffRole::CityAdmin, &[msk]);
+    let o = w.order_without_district(t0(), msk);
+    w.tick(t0());
+    assert!(w.alerts_for(o, "escalation_admin").is_empty());
+    w.tick(t0() + mins(10));
+    let alerts = w.alerts_for(o, "escalation_admin");
+    assert_eq!(alerts.len(), 1);
+    assert!(alerts[0].recipients.contains(&admin.id));
+}

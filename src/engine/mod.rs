@@ -28,8 +28,10 @@ use crate::settings::Settings;
 use crate::staff::Staff;
 use candidates::{MasterSnapshot, Need, Ranked};
 
-/// Orders fetched per tick (distribution.md §4.3).
-pub const ORDERS_PER_TICK: usize = 100;
+/// Orders decided per tick. Upstream takes 100; orders nobody can take now are re-evaluated every tick,
+/// and a larger batch keeps a backlog of them from crowding out the rest. A decision costs well under a
+/// millisecond, so even a full batch is a short tick.
+pub const ORDERS_PER_TICK: usize = 1_000;
 /// Orders decided per write transaction, so that an accept never waits long for a tick.
 const CHUNK: usize = 100;
 
@@ -105,8 +107,10 @@ pub struct TickReport {
     pub deescalations: Vec<OrderId>,
     /// Orders that failed (rolled back alone).
     pub errors: Vec<TickError>,
-    /// The structured events written.
+    /// The structured events written (at most [`MAX_REPORTED_EVENTS`]; all are in the database).
     pub events: Vec<Event>,
+    /// Events written but left out of `events`.
+    pub events_omitted: usize,
 }
 
 /// An offer, briefly.
@@ -132,7 +136,7 @@ pub fn tick(db: &Db, now: DateTime<Utc>, options: TickOptions) -> Result<TickRep
     if !lease::acquire(db, &owner)? {
         return Ok(TickReport { now: Some(now), ..TickReport::default() });
     }
-    let result = run(db, now, options);
+    let result = run(db, now, options, &owner);
     lease::release(db, &owner)?;
     result
 }
@@ -149,31 +153,39 @@ pub fn tick_waiting(db: &Db, now: DateTime<Utc>, options: TickOptions, wait: std
     }
 }
 
-fn run(db: &Db, now: DateTime<Utc>, options: TickOptions) -> Result<TickReport> {
+fn run(db: &Db, now: DateTime<Utc>, options: TickOptions, owner: &str) -> Result<TickReport> {
     let mut report = TickReport { now: Some(now), ran: true, ..TickReport::default() };
     let mut rng = StdRng::seed_from_u64(options.seed);
+    let settings = db.read(Settings::load)?;
     db.write(|tx| -> Result<()> {
         let expired = offers::expire_due(tx, now)?;
         report.offers_expired = expired.iter().map(OfferRef::from).collect();
-        report.orders_woken = wake_due(tx, now, &mut report.events)?;
+        report.orders_woken = wake_due(tx, now, &mut report)?;
+        tend_waiting(tx, now, &settings, &mut report)?;
         Ok(())
     })?;
-    let settings = db.read(Settings::load)?;
     let ids: Vec<OrderId> = db.read(|c| fetch(c, now, options.max_orders))?;
     report.orders_decided = ids.len();
+    // The pools live for the whole tick; a chosen master is re-checked fresh before his offer (see `decide`).
+    let mut pools = Pools::default();
     for chunk in ids.chunks(CHUNK) {
+        if !lease::acquire(db, owner)? {
+            report.errors.push(TickError { order_id: None, message: "scheduler lease lost; tick stopped".into() });
+            break;
+        }
         db.write(|tx| -> Result<()> {
-            let mut pools = Pools::default();
             for &id in chunk {
                 tx.execute_batch("SAVEPOINT order_step")?;
+                let mark = report.mark();
                 let decided = {
-                    let mut step = Step { settings: &settings, now, rng: &mut rng, pools: &mut pools, out: Vec::new(), report: &mut report };
+                    let mut step = Step { settings: &settings, now, rng: &mut rng, pools: &mut pools, report: &mut report };
                     decide(tx, id, &mut step)
                 };
                 match decided {
                     Ok(()) => tx.execute_batch("RELEASE order_step")?,
                     Err(error) => {
                         tx.execute_batch("ROLLBACK TO order_step; RELEASE order_step")?;
+                        report.truncate_to(&mark);
                         tracing::error!(order = id, %error, "tick failed on an order");
                         report.errors.push(TickError { order_id: Some(id), message: error.to_string() });
                     }
@@ -182,14 +194,34 @@ fn run(db: &Db, now: DateTime<Utc>, options: TickOptions) -> Result<TickReport> 
             Ok(())
         })?;
     }
-    for event in &report.events {
-        tracing::debug!(order = ?event.order_id, kind = event.kind, detail = %event.detail, "engine");
-    }
     Ok(report)
 }
 
+/// Orders that only wait — for a master's answer or for people — are not fetched for a decision (so that
+/// they can never crowd out orders that can move), but their escalation is kept current here: admin
+/// escalation when due (§5.5 step 1), de-escalation when a live offer is out (§5.5 step 5).
+fn tend_waiting(conn: &Connection, now: DateTime<Utc>, settings: &Settings, report: &mut TickReport) -> Result<()> {
+    let sql = format!(
+        "SELECT {ORDER_COLUMNS} FROM orders o
+         WHERE o.assigned_master_id IS NULL AND o.status IN ('SEARCHING', 'GUARANTEE', 'DEFERRED')
+           AND o.dist_escalated_logist_at IS NOT NULL
+           AND (o.dist_escalated_admin_at IS NULL AND o.dist_escalated_logist_at <= ?2
+                OR EXISTS (SELECT 1 FROM offers f WHERE f.order_id = o.id AND f.state IN ('SENT', 'VIEWED') AND f.expires_at > ?1))"
+    );
+    let due = ms(now - Duration::minutes(settings.escalate_to_admin_after_min));
+    let waiting: Vec<Order> = conn.prepare_cached(&sql)?.query_map(params![ms(now), due], orders::order_row)?.collect::<rusqlite::Result<_>>()?;
+    for order in waiting {
+        if offers::of_order(conn, order.id)?.iter().any(|o| o.is_live(now)) {
+            report.deescalate(conn, now, &order)?;
+        } else {
+            report.check_admin(conn, now, &order, settings.escalate_to_admin_after_min)?;
+        }
+    }
+    Ok(())
+}
+
 /// DEFERRED orders whose wake-up time has come start searching (distribution.md §10.4, decisions D-14).
-fn wake_due(conn: &Connection, now: DateTime<Utc>, events_out: &mut Vec<Event>) -> Result<Vec<OrderId>> {
+fn wake_due(conn: &Connection, now: DateTime<Utc>, report: &mut TickReport) -> Result<Vec<OrderId>> {
     let sql = format!(
         "SELECT {ORDER_COLUMNS} FROM orders WHERE status = 'DEFERRED' AND deferred_until <= ?1
          AND assigned_master_id IS NULL ORDER BY deferred_until, id"
@@ -198,21 +230,24 @@ fn wake_due(conn: &Connection, now: DateTime<Utc>, events_out: &mut Vec<Event>) 
     let mut woken = Vec::with_capacity(due.len());
     for order in due {
         let to = orders::wake(conn, now, &order, "deferred_wakeup", Actor::System)?;
-        events_out.push(events::record(conn, now, Some(order.id), "engine", "deferred_wake", json!({"to": to, "target": order.deferred_until}))?);
+        report.push_event(events::record(conn, now, Some(order.id), "engine", "deferred_wake", json!({"to": to, "target": order.deferred_until}))?);
         woken.push(order.id);
     }
     Ok(woken)
 }
 
-/// Distributable orders in priority order (distribution.md §5.4): admin-escalated, guarantee, overdue slot,
-/// logist-escalated, oldest first. DEFERRED orders holding a live offer are included (they can be accepted).
+/// Orders a decision can move, in priority order (distribution.md §5.4): admin-escalated, guarantee,
+/// overdue slot, logist-escalated, oldest first. Left out are orders with a live offer and escalated
+/// orders that can only wait for people (no district, or offers already lapsed in this cycle); their
+/// escalation is tended by `tend_waiting`. DEFERRED orders with a staff offer wait for its answer.
 fn fetch(conn: &Connection, now: DateTime<Utc>, limit: usize) -> Result<Vec<OrderId>> {
     let mut stmt = conn.prepare_cached(
         "SELECT o.id FROM orders o
-         WHERE o.assigned_master_id IS NULL
-           AND (o.status IN ('SEARCHING', 'GUARANTEE')
-                OR (o.status = 'DEFERRED' AND EXISTS (SELECT 1 FROM offers f WHERE f.order_id = o.id
-                                                      AND f.state IN ('SENT', 'VIEWED') AND f.expires_at > ?1)))
+         WHERE o.assigned_master_id IS NULL AND o.status IN ('SEARCHING', 'GUARANTEE')
+           AND NOT EXISTS (SELECT 1 FROM offers f WHERE f.order_id = o.id AND f.state IN ('SENT', 'VIEWED') AND f.expires_at > ?1)
+           AND NOT (o.dist_escalated_logist_at IS NOT NULL
+                    AND (o.no_district = 1
+                         OR EXISTS (SELECT 1 FROM offers f WHERE f.order_id = o.id AND f.dist_cycle = o.dist_cycle)))
          ORDER BY o.dist_escalated_admin_at IS NOT NULL DESC,
                   o.type = 'GUARANTEE' OR o.status = 'GUARANTEE' DESC,
                   o.timeslot_start IS NOT NULL AND o.timeslot_start < ?1 DESC,
@@ -224,8 +259,8 @@ fn fetch(conn: &Connection, now: DateTime<Utc>, limit: usize) -> Result<Vec<Orde
     Ok(ids.collect::<rusqlite::Result<_>>()?)
 }
 
-/// The eligible-master pools of the cities seen in one chunk, loaded once per chunk: nothing that changes
-/// eligibility can commit while the chunk holds the writer.
+/// The eligible-master pools of the cities seen in this tick, loaded once. Accepts and staff actions may
+/// commit between chunks, so a pool can be stale: the chosen master is always re-checked fresh.
 #[derive(Default)]
 struct Pools(HashMap<CityId, Vec<MasterSnapshot>>);
 
@@ -236,7 +271,68 @@ impl Pools {
         }
         Ok(&self.0[&city])
     }
+
+    fn forget(&mut self, city: CityId) {
+        self.0.remove(&city);
+    }
 }
+
+/// Most events a report carries (all are in the database); bounds the memory of a very large tick.
+pub const MAX_REPORTED_EVENTS: usize = 1_000;
+
+impl TickReport {
+    fn push_event(&mut self, event: Event) {
+        if self.events.len() < MAX_REPORTED_EVENTS {
+            self.events.push(event);
+        } else {
+            self.events_omitted += 1;
+        }
+    }
+
+    fn log(&mut self, conn: &Connection, now: DateTime<Utc>, order: OrderId, kind: &'static str, detail: serde_json::Value) -> rusqlite::Result<()> {
+        self.push_event(events::record(conn, now, Some(order), "engine", kind, detail)?);
+        Ok(())
+    }
+
+    fn escalate_logist(&mut self, conn: &Connection, now: DateTime<Utc>, order: &Order, reason: &str) -> rusqlite::Result<()> {
+        if let Some(event) = escalation::ensure_logist(conn, now, order, reason)? {
+            self.push_event(event);
+            self.escalations.push(Escalation { order_id: order.id, level: "logist", reason: reason.to_string() });
+        }
+        Ok(())
+    }
+
+    fn check_admin(&mut self, conn: &Connection, now: DateTime<Utc>, order: &Order, delay_min: i64) -> rusqlite::Result<()> {
+        if let Some(event) = escalation::check_admin(conn, now, order, delay_min)? {
+            self.push_event(event);
+            self.escalations.push(Escalation { order_id: order.id, level: "admin", reason: "admin_delay".into() });
+        }
+        Ok(())
+    }
+
+    fn deescalate(&mut self, conn: &Connection, now: DateTime<Utc>, order: &Order) -> rusqlite::Result<()> {
+        if let Some(event) = escalation::deescalate(conn, now, order, "engine")? {
+            self.push_event(event);
+            self.deescalations.push(order.id);
+        }
+        Ok(())
+    }
+
+    /// Forgets what an order's rolled-back decision had reported.
+    fn truncate_to(&mut self, mark: &ReportMark) {
+        self.events.truncate(mark.0);
+        self.offers_sent.truncate(mark.1);
+        self.escalations.truncate(mark.2);
+        self.deescalations.truncate(mark.3);
+    }
+
+    fn mark(&self) -> ReportMark {
+        ReportMark(self.events.len(), self.offers_sent.len(), self.escalations.len(), self.deescalations.len())
+    }
+}
+
+/// Lengths of a report's lists before one order's decision.
+struct ReportMark(usize, usize, usize, usize);
 
 /// The state one order's decision works with.
 struct Step<'a, R> {
@@ -244,43 +340,15 @@ struct Step<'a, R> {
     now: DateTime<Utc>,
     rng: &'a mut R,
     pools: &'a mut Pools,
-    out: Vec<Event>,
     report: &'a mut TickReport,
-}
-
-impl<R> Drop for Step<'_, R> {
-    fn drop(&mut self) {
-        self.report.events.append(&mut self.out);
-    }
-}
-
-impl<R> Step<'_, R> {
-    fn log(&mut self, conn: &Connection, order: OrderId, kind: &'static str, detail: serde_json::Value) -> rusqlite::Result<()> {
-        self.out.push(events::record(conn, self.now, Some(order), "engine", kind, detail)?);
-        Ok(())
-    }
-
-    fn escalate_logist(&mut self, conn: &Connection, order: &Order, reason: &str) -> rusqlite::Result<()> {
-        if let Some(event) = escalation::ensure_logist(conn, self.now, order, reason)? {
-            self.out.push(event);
-            self.report.escalations.push(Escalation { order_id: order.id, level: "logist", reason: reason.to_string() });
-        }
-        Ok(())
-    }
-
-    fn deescalate(&mut self, conn: &Connection, order: &Order) -> rusqlite::Result<()> {
-        if let Some(event) = escalation::deescalate(conn, self.now, order, "engine")? {
-            self.out.push(event);
-            self.report.deescalations.push(order.id);
-        }
-        Ok(())
-    }
 }
 
 /// The outcome of candidate selection for one order.
 struct Selection {
     ranked: Vec<Ranked>,
     citywide: bool,
+    /// What the ranked masters were matched against.
+    need: Need,
 }
 
 /// Selects and ranks candidates (distribution.md §5.5 step 11, §6, decisions D-4, D-7): the order's
@@ -298,20 +366,22 @@ fn select<R: rand::Rng>(conn: &Connection, order: &Order, step: &mut Step<'_, R>
             None => vec!["not_found".to_string()],
         };
         if let (Some(master), true) = (&snapshot, reasons.is_empty()) {
-            step.log(conn, order.id, "preferred_master_first", json!({"master_id": preferred}))?;
-            return Ok(Selection { ranked: candidates::rank([master], step.rng), citywide: false });
+            step.report.log(conn, step.now, order.id, "preferred_master_first", json!({"master_id": preferred}))?;
+            return Ok(Selection { ranked: candidates::rank([master], step.rng), citywide: false, need });
         }
-        step.log(conn, order.id, "preferred_master_skipped", json!({"master_id": preferred, "reasons": reasons}))?;
+        step.report.log(conn, step.now, order.id, "preferred_master_skipped", json!({"master_id": preferred, "reasons": reasons}))?;
     }
     let pool = step.pools.city(conn, order.city_id, step.now, step.settings)?;
     let now = step.now;
     let in_district: Vec<&MasterSnapshot> = pool.iter().filter(|m| candidates::diagnose(m, &need, now).is_empty()).collect();
     if !in_district.is_empty() || order.district_id.is_none() || !step.settings.citywide_fallback {
-        return Ok(Selection { ranked: candidates::rank(in_district, step.rng), citywide: order.district_id.is_none() });
+        let ranked = candidates::rank(in_district, step.rng);
+        return Ok(Selection { ranked, citywide: order.district_id.is_none(), need });
     }
     let citywide = Need { district_id: None, ..need };
     let anywhere: Vec<&MasterSnapshot> = pool.iter().filter(|m| candidates::diagnose(m, &citywide, now).is_empty()).collect();
-    Ok(Selection { ranked: candidates::rank(anywhere, step.rng), citywide: true })
+    let ranked = candidates::rank(anywhere, step.rng);
+    Ok(Selection { ranked, citywide: true, need: citywide })
 }
 
 /// Decides one order for this tick (distribution.md §5.5 with decisions D-4, D-7, D-15).
@@ -329,50 +399,54 @@ fn decide<R: rand::Rng>(conn: &Connection, id: OrderId, step: &mut Step<'_, R>) 
         return Ok(());
     }
     // 1. Admin escalation is checked first and does not end the decision.
-    if let Some(event) = escalation::check_admin(conn, now, &order, step.settings.escalate_to_admin_after_min)? {
-        step.out.push(event);
-        step.report.escalations.push(Escalation { order_id: id, level: "admin", reason: "admin_delay".into() });
-    }
+    step.report.check_admin(conn, now, &order, step.settings.escalate_to_admin_after_min)?;
     let order = orders::load(conn, id)?.ok_or(Error::NotFound { what: "order" })?;
     // 2. "Address incomplete": people must place it.
     if order.no_district {
-        return Ok(step.escalate_logist(conn, &order, "no_district")?);
+        return Ok(step.report.escalate_logist(conn, step.now, &order, "no_district")?);
     }
     // 5. A live offer is out: wait for the master's answer.
     let all_offers = offers::of_order(conn, id)?;
     if all_offers.iter().any(|o| o.is_live(now)) {
-        return Ok(step.deescalate(conn, &order)?);
+        return Ok(step.report.deescalate(conn, step.now, &order)?);
     }
     let cycle_offers: Vec<&Offer> = all_offers.iter().filter(|o| o.dist_cycle == order.dist_cycle).collect();
     // 6. The current round.
     let round = cycle_offers.iter().map(|o| o.round_number).max().unwrap_or(0);
     // 7. Once escalated in this cycle, a lapsed or declined offer goes straight back to people.
     if round > 0 && (order.escalated_logist_at.is_some() || order.dist_escalated_in_cycle) {
-        return Ok(step.escalate_logist(conn, &order, "prev_offers_expired")?);
+        return Ok(step.report.escalate_logist(conn, step.now, &order, "prev_offers_expired")?);
     }
     // 8. Rounds exhausted.
     if round >= step.settings.distribution_rounds {
-        return Ok(step.escalate_logist(conn, &order, "rounds_exhausted")?);
+        return Ok(step.report.escalate_logist(conn, step.now, &order, "rounds_exhausted")?);
     }
-    // 11. Candidates.
-    let selection = select(conn, &order, step)?;
+    // 11. Candidates. The pools may predate an accept or a staff action: re-check the chosen one fresh.
+    let mut selection = select(conn, &order, step)?;
+    if let Some(first) = selection.ranked.first() {
+        let fresh = candidates::master(conn, first.master_id, now, step.settings)?;
+        if !fresh.is_some_and(|m| candidates::diagnose(&m, &selection.need, now).is_empty()) {
+            step.pools.forget(order.city_id);
+            selection = select(conn, &order, step)?;
+        }
+    }
     let Some(first) = selection.ranked.first() else {
         // 12. Nobody now: keep trying every tick; escalate after the grace without an offer (decisions D-15).
         let idle_since = cycle_offers.iter().filter_map(|o| o.responded_at).max().unwrap_or(order.dist_since_at).max(order.dist_since_at);
         let idle = now - idle_since;
         if idle >= Duration::seconds(step.settings.no_candidates_grace_seconds) {
-            return Ok(step.escalate_logist(conn, &order, "no_candidates")?);
+            return Ok(step.report.escalate_logist(conn, step.now, &order, "no_candidates")?);
         }
-        return Ok(step.log(conn, id, "no_candidates", json!({"idle_seconds": idle.num_seconds(), "grace_seconds": step.settings.no_candidates_grace_seconds}))?);
+        return Ok(step.report.log(conn, step.now, id, "no_candidates", json!({"idle_seconds": idle.num_seconds(), "grace_seconds": step.settings.no_candidates_grace_seconds}))?);
     };
     let topn = step.settings.distribution_log_topn as usize;
     let shown: Vec<&Ranked> = selection.ranked.iter().take(topn).collect();
-    step.log(conn, id, "candidates_found", json!({"count": selection.ranked.len(), "citywide": selection.citywide, "top": shown}))?;
+    step.report.log(conn, step.now, id, "candidates_found", json!({"count": selection.ranked.len(), "citywide": selection.citywide, "top": shown}))?;
     // 13. Offer to the first.
     let master = first.master_id;
-    step.deescalate(conn, &order)?;
+    step.report.deescalate(conn, step.now, &order)?;
     let offer = offers::send(conn, now, step.settings.distribution_sla_seconds, &order, master, round + 1, None)?;
-    step.log(conn, id, "offer_sent", json!({"master_id": master, "offer_id": offer.id, "round": offer.round_number, "rounds": step.settings.distribution_rounds, "until": offer.expires_at}))?;
+    step.report.log(conn, step.now, id, "offer_sent", json!({"master_id": master, "offer_id": offer.id, "round": offer.round_number, "rounds": step.settings.distribution_rounds, "until": offer.expires_at}))?;
     step.report.offers_sent.push(SentOffer { order_id: id, master_id: master, round: offer.round_number, offer_id: offer.id, expires_at: offer.expires_at });
     Ok(())
 }
@@ -422,9 +496,9 @@ pub fn auto_distribute_now(conn: &Connection, now: DateTime<Utc>, staff: &Staff,
     let mut report = TickReport::default();
     let mut rng = StdRng::seed_from_u64(seed);
     let mut pools = Pools::default();
-    let mut step = Step { settings: &settings, now, rng: &mut rng, pools: &mut pools, out: Vec::new(), report: &mut report };
+    let mut step = Step { settings: &settings, now, rng: &mut rng, pools: &mut pools, report: &mut report };
     if order.no_district {
-        step.escalate_logist(conn, &order, "no_district")?;
+        step.report.escalate_logist(conn, step.now, &order, "no_district")?;
         return Ok(AutoOutcome::NoDistrict);
     }
     let round = offers::next_round(conn, &order)? - 1;
@@ -436,14 +510,14 @@ pub fn auto_distribute_now(conn: &Connection, now: DateTime<Utc>, staff: &Staff,
     }
     let selection = select(conn, &order, &mut step)?;
     let Some(first) = selection.ranked.first() else {
-        step.escalate_logist(conn, &order, "no_candidates")?;
+        step.report.escalate_logist(conn, step.now, &order, "no_candidates")?;
         return Ok(AutoOutcome::NoCandidates);
     };
     let master = first.master_id;
-    step.log(conn, id, "candidates_found", json!({"count": selection.ranked.len(), "citywide": selection.citywide, "staff_id": staff.id}))?;
-    step.deescalate(conn, &order)?;
+    step.report.log(conn, step.now, id, "candidates_found", json!({"count": selection.ranked.len(), "citywide": selection.citywide, "staff_id": staff.id}))?;
+    step.report.deescalate(conn, step.now, &order)?;
     let offer = offers::send(conn, now, settings.distribution_sla_seconds, &order, master, round + 1, Some(staff.id))?;
-    step.log(conn, id, "offer_sent", json!({"master_id": master, "offer_id": offer.id, "round": offer.round_number, "staff_id": staff.id, "until": offer.expires_at}))?;
+    step.report.log(conn, step.now, id, "offer_sent", json!({"master_id": master, "offer_id": offer.id, "round": offer.round_number, "staff_id": staff.id, "until": offer.expires_at}))?;
     Ok(AutoOutcome::OfferSent(SentOffer { order_id: id, master_id: master, round: offer.round_number, offer_id: offer.id, expires_at: offer.expires_at }))
 }
 
