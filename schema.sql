@@ -236,7 +236,6 @@ CREATE TABLE order_status_history (
     created_at           INTEGER NOT NULL
 );
 CREATE INDEX order_status_history_order ON order_status_history(order_id, created_at);
-CREATE INDEX order_status_history_created ON order_status_history(created_at);
 
 -- Masters taken off an order by "return to search"; never auto-offered it again (decisions D-17).
 CREATE TABLE order_unassignments (
@@ -264,8 +263,9 @@ CREATE TABLE offers (
 );
 CREATE UNIQUE INDEX offers_one_open_per_master ON offers(order_id, master_id) WHERE state IN ('SENT', 'VIEWED', 'ACCEPTED');
 CREATE UNIQUE INDEX offers_one_accepted ON offers(order_id) WHERE state = 'ACCEPTED';
-CREATE INDEX offers_order ON offers(order_id, state);
-CREATE INDEX offers_master ON offers(master_id, state, sent_at);
+-- Keys without `state`, so that answering an offer does not rewrite them.
+CREATE INDEX offers_order ON offers(order_id);
+CREATE INDEX offers_master ON offers(master_id, sent_at);
 CREATE INDEX offers_live_expiry ON offers(expires_at) WHERE state IN ('SENT', 'VIEWED');
 
 -- The engine's structured event log per order (tick decisions, skips and why, offers, escalations).

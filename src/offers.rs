@@ -204,6 +204,22 @@ fn check_accept(conn: &Connection, now: DateTime<Utc>, master: MasterId, offer_i
     Ok((offer, order))
 }
 
+/// The order of a live offer whose order is still free, in one small read; anything else gets the full
+/// [`check_accept`] for its precise refusal.
+fn quick_check(conn: &Connection, now: DateTime<Utc>, master: MasterId, offer_id: OfferId) -> Result<OrderId> {
+    let row: Option<(OrderId, OfferState, i64, bool)> = conn
+        .prepare_cached(
+            "SELECT f.order_id, f.state, f.expires_at, o.assigned_master_id IS NULL
+             FROM offers f JOIN orders o ON o.id = f.order_id WHERE f.id = ?1 AND f.master_id = ?2",
+        )?
+        .query_row(params![offer_id, master], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .optional()?;
+    match row {
+        Some((order, state, expires_at, free)) if state.is_open() && ms(now) < expires_at && free => Ok(order),
+        _ => check_accept(conn, now, master, offer_id).map(|(_, order)| order.id),
+    }
+}
+
 /// The master accepts his offer (distribution.md §8.4): the order becomes ASSIGNED to him, his offer
 /// ACCEPTED, every other open offer CANCELED, one history row, one metrics row. Run it in a write
 /// transaction; a losing caller gets `Error::OfferTaken` and nothing changes.
@@ -235,7 +251,7 @@ pub fn accept(conn: &Connection, now: DateTime<Utc>, master: MasterId, offer_id:
 /// wait for it, and when it wins they are told "already taken" at once, without queueing for the writer.
 pub fn accept_now(db: &Db, now: DateTime<Utc>, master: MasterId, offer: OfferId) -> Result<Accepted> {
     loop {
-        let order = db.read(|conn| check_accept(conn, now, master, offer).map(|(_, order)| order.id))?;
+        let order = db.read(|conn| quick_check(conn, now, master, offer))?;
         match claims::begin(db.path(), order) {
             claims::Turn::Lead(claim) => {
                 let result = db.write(|tx| accept(tx, now, master, offer));
