@@ -395,7 +395,8 @@ fn child(spec: &str) {
         "one" => child_one(n, durability()),
         "batch" => child_batch(n, 0, durability(), true, n.div_ceil(ORDERS_PER_TICK) * 2 + 20),
         "stall" => child_batch(n, 0, durability(), false, stall_ticks),
-        // 100 "address incomplete" orders, escalated to people on their first tick, then masters who answer.
+        // A full batch of older "address incomplete" orders, escalated to people on their first tick, then
+        // masters who answer: the ordinary orders must still be offered.
         "stall_nd" => child_batch(n, ORDERS_PER_TICK, durability(), true, stall_ticks),
         other => panic!("unknown mode {other}"),
     };
@@ -535,7 +536,7 @@ fn main() {
     );
     for (scenario, row) in [
         ("nobody answers", &stall),
-        ("+100 no-district orders; masters answer at once", &stall_nd),
+        ("+1 batch of no-district orders; masters answer", &stall_nd),
     ] {
         match row {
             Ok(r) => println!(

@@ -11,7 +11,7 @@ const INVARIANTS: &[(&str, &str)] = &[
          WHERE o.assigned_master_id IS NOT NULL AND f.state IN ('SENT', 'VIEWED')",
     ),
     (
-        "ASSIGNED offer whose order belongs to another master",
+        "ACCEPTED offer whose order belongs to another master",
         "SELECT f.order_id FROM offers f JOIN orders o ON o.id = f.order_id
          WHERE f.state = 'ACCEPTED' AND o.status NOT IN ('CANCELED') AND o.assigned_master_id IS NOT f.master_id
            AND o.dist_cycle = f.dist_cycle",

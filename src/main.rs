@@ -12,6 +12,7 @@ use fieldservice::config::Config;
 use fieldservice::db::Db;
 use fieldservice::domain::StaffRole;
 use fieldservice::engine::{self, TickOptions};
+use fieldservice::i18n::message;
 use fieldservice::{check, demo, jobs, password, staff};
 
 /// Field Service: dispatch for small service firms — orders, masters, automatic distribution.
@@ -151,13 +152,15 @@ fn run(command: Command, config: Config) -> Result<ExitCode, String> {
     }
 }
 
+fn print_url(config: &Config) {
+    println!("{}", message(config.language, "cli.url").replace("{url}", &format!("http://{}/", config.listen)));
+}
+
 fn print_logins(config: &Config) {
-    println!("Field Service: http://{}/", config.listen);
-    println!("Demo logins (password: demo):");
-    println!("  admin    global admin, all cities");
-    println!("  moscow   city admin, Москва");
-    println!("  logist   logist, Москва and Санкт-Петербург");
-    println!("  masters  +79990000001 … +79990000020");
+    print_url(config);
+    for key in ["cli.demo_logins", "cli.demo_admin", "cli.demo_city_admin", "cli.demo_logist", "cli.demo_masters"] {
+        println!("{}", message(config.language, key));
+    }
 }
 
 fn serve(config: Config, with_demo: bool) -> Result<ExitCode, String> {
@@ -179,7 +182,7 @@ fn serve(config: Config, with_demo: bool) -> Result<ExitCode, String> {
         if with_demo {
             print_logins(&config);
         } else {
-            println!("Field Service: http://{}/", config.listen);
+            print_url(&config);
         }
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let scheduler = tokio::spawn(jobs::run_scheduler_until_stopped(state.clone(), stop_rx.clone()));
