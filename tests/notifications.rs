@@ -1,0 +1,91 @@
+//! The master's notification outbox with its retry counters (product.md §8 M3) and the staff alert for
+//! orders left without a master (M6).
+
+mod common;
+
+use std::cell::Cell;
+
+use common::*;
+use fieldservice::alerts;
+use fieldservice::domain::{MasterId, StaffRole};
+use fieldservice::notifications::{self, Channel, DeliveryReport};
+use serde_json::{Value, json};
+
+/// A push channel that fails a given number of times, then delivers.
+struct Flaky {
+    failures_left: Cell<u32>,
+}
+
+impl Channel for Flaky {
+    fn deliver(&self, _master: MasterId, _event: &str, _payload: &Value) -> Result<(), String> {
+        if self.failures_left.get() == 0 {
+            return Ok(());
+        }
+        self.failures_left.set(self.failures_left.get() - 1);
+        Err("boom".into())
+    }
+}
+
+fn outbox_row(w: &World, id: i64) -> (Option<i64>, i64, Option<String>) {
+    w.read(|c| c.query_row("SELECT processed_at, attempt_count, last_error FROM notifications_outbox WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))))
+}
+
+#[test]
+fn m3_a_failed_delivery_is_retried_counted_and_given_up_after_five_attempts() {
+    let w = World::new();
+    let msk = w.moscow();
+    let d = w.district(msk, "Центральный");
+    let m = w.master(M::serving(msk, &[d]));
+    let id = w.write(|tx| Ok(notifications::push(tx, t0(), m, "new_offer", &json!({"order_id": 1}))?)).unwrap();
+
+    let channel = Flaky { failures_left: Cell::new(10) };
+    let deliver = |w: &World| w.write(|tx| Ok(notifications::deliver_pending(tx, t0(), &channel)?)).unwrap();
+    assert_eq!(deliver(&w), DeliveryReport { delivered: 0, failed: 1, given_up: 0 });
+    let (processed, attempts, error) = outbox_row(&w, id);
+    assert_eq!((processed, attempts), (None, 1));
+    assert!(error.unwrap().contains("boom"));
+    for _ in 0..3 {
+        deliver(&w);
+    }
+    assert_eq!(deliver(&w), DeliveryReport { delivered: 0, failed: 0, given_up: 1 });
+    let (processed, attempts, _) = outbox_row(&w, id);
+    assert!(processed.is_some(), "given up after the fifth attempt");
+    assert_eq!(attempts, 5);
+    assert_eq!(deliver(&w), DeliveryReport::default(), "a given-up notification is not retried");
+}
+
+#[test]
+fn m3_a_delivery_after_two_failures_clears_the_error() {
+    let w = World::new();
+    let msk = w.moscow();
+    let d = w.district(msk, "Центральный");
+    let m = w.master(M::serving(msk, &[d]));
+    let id = w.write(|tx| Ok(notifications::push(tx, t0(), m, "break_reminder", &json!({"minutes_left": 9}))?)).unwrap();
+    let channel = Flaky { failures_left: Cell::new(2) };
+    for _ in 0..2 {
+        w.write(|tx| Ok(notifications::deliver_pending(tx, t0(), &channel)?)).unwrap();
+    }
+    let report = w.write(|tx| Ok(notifications::deliver_pending(tx, t0(), &channel)?)).unwrap();
+    assert_eq!(report.delivered, 1);
+    let (processed, attempts, error) = outbox_row(&w, id);
+    assert!(processed.is_some());
+    assert_eq!((attempts, error), (3, None));
+}
+
+#[test]
+fn m6_orders_searching_for_over_ten_minutes_raise_one_backlog_alert_per_city() {
+    let w = World::new();
+    let msk = w.moscow();
+    let d = w.district(msk, "Центральный");
+    let logist = w.staff(StaffRole::Logist, &[msk]);
+    for i in 0..3 {
+        w.order(t0() + secs(i), d);
+    }
+    let fresh_check = w.write(|tx| Ok(alerts::monitor_unassigned(tx, t0() + mins(10))?)).unwrap();
+    assert_eq!(fresh_check, 0, "not yet ten minutes old");
+    let raised = w.write(|tx| Ok(alerts::monitor_unassigned(tx, t0() + mins(11))?)).unwrap();
+    assert_eq!(raised, 1);
+    let alert = &w.alerts("unassigned_backlog")[0];
+    assert_eq!(alert.payload["count"], 3);
+    assert_eq!(alert.recipients, [w.admin.id, logist.id], "the city's logist and the global admin without cities");
+}
