@@ -120,26 +120,10 @@ pub fn send(
         expires_at,
         responded_at: None,
     };
-    let payload = conn
-        .prepare_cached(
-            "SELECT c.name, c.timezone, d.name, o.category, o.timeslot_start, o.timeslot_end, o.description, o.type
-             FROM orders o JOIN cities c ON c.id = o.city_id LEFT JOIN districts d ON d.id = o.district_id WHERE o.id = ?1",
-        )?
-        .query_row([order.id], |r| {
-            Ok(json!({
-                "order_id": order.id,
-                "offer_id": offer.id,
-                "city": r.get::<_, String>(0)?,
-                "timezone": r.get::<_, String>(1)?,
-                "district": r.get::<_, Option<String>>(2)?,
-                "category": r.get::<_, String>(3)?,
-                "timeslot_start": r.get::<_, Option<i64>>(4)?,
-                "timeslot_end": r.get::<_, Option<i64>>(5)?,
-                "description": r.get::<_, String>(6)?,
-                "order_type": r.get::<_, String>(7)?,
-                "expires_at": ms(expires_at),
-            }))
-        })?;
+    let mut payload = orders::summary(conn, order.id)?;
+    payload.insert("offer_id".into(), offer.id.into());
+    payload.insert("expires_at".into(), ms(expires_at).into());
+    let payload = serde_json::Value::Object(payload);
     notifications::push(conn, now, master, "new_offer", &payload)?;
     Ok(offer)
 }

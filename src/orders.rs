@@ -126,6 +126,32 @@ pub fn load_for_staff(conn: &Connection, staff: &Staff, id: OrderId) -> Result<O
     load(conn, id)?.filter(|o| staff.sees(o.city_id)).ok_or(Error::NotFound { what: "order" })
 }
 
+/// Where, what and when of an order, for alerts and notifications: city (with its zone), district,
+/// category, visit window, description, type.
+pub fn summary(conn: &Connection, id: OrderId) -> rusqlite::Result<serde_json::Map<String, Value>> {
+    conn.prepare_cached(
+        "SELECT c.name, c.timezone, d.name, o.category, o.timeslot_start, o.timeslot_end, o.description, o.type
+         FROM orders o JOIN cities c ON c.id = o.city_id LEFT JOIN districts d ON d.id = o.district_id WHERE o.id = ?1",
+    )?
+    .query_row([id], |r| {
+        let fields = json!({
+            "order_id": id,
+            "city": r.get::<_, String>(0)?,
+            "timezone": r.get::<_, String>(1)?,
+            "district": r.get::<_, Option<String>>(2)?,
+            "category": r.get::<_, String>(3)?,
+            "timeslot_start": r.get::<_, Option<i64>>(4)?,
+            "timeslot_end": r.get::<_, Option<i64>>(5)?,
+            "description": r.get::<_, String>(6)?,
+            "order_type": r.get::<_, String>(7)?,
+        });
+        Ok(match fields {
+            Value::Object(map) => map,
+            _ => unreachable!("json! of an object literal is an object"),
+        })
+    })
+}
+
 /// Who changed an order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Actor {

@@ -9,28 +9,13 @@ use crate::alerts;
 use crate::db::ms;
 use crate::domain::OrderId;
 use crate::events::{self, Event};
-use crate::orders::{Actor, Order, record_history};
+use crate::orders::{self, Actor, Order, record_history};
 
 /// The particulars of an escalation alert: what a dispatcher needs to act without opening the card.
 fn alert_payload(conn: &Connection, order: OrderId, reason: &str) -> rusqlite::Result<Value> {
-    conn.prepare_cached(
-        "SELECT c.name, c.timezone, d.name, o.category, o.timeslot_start, o.timeslot_end, o.type
-         FROM orders o JOIN cities c ON c.id = o.city_id LEFT JOIN districts d ON d.id = o.district_id
-         WHERE o.id = ?1",
-    )?
-    .query_row([order], |r| {
-        Ok(json!({
-            "order_id": order,
-            "reason": reason,
-            "city": r.get::<_, String>(0)?,
-            "timezone": r.get::<_, String>(1)?,
-            "district": r.get::<_, Option<String>>(2)?,
-            "category": r.get::<_, String>(3)?,
-            "timeslot_start": r.get::<_, Option<i64>>(4)?,
-            "timeslot_end": r.get::<_, Option<i64>>(5)?,
-            "order_type": r.get::<_, String>(6)?,
-        }))
-    })
+    let mut fields = orders::summary(conn, order)?;
+    fields.insert("reason".into(), reason.into());
+    Ok(Value::Object(fields))
 }
 
 /// Escalates to the logists unless already escalated (the first timestamp is kept, never moved forward);
