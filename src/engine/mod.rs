@@ -1,9 +1,10 @@
 //! The distribution engine: one tick offers each distributable order to ONE master, round after round,
 //! escalating to people when the machine cannot place it (distribution.md §5, decisions D-4…D-18).
 //!
-//! A tick: take the lease → expire lapsed offers → wake due DEFERRED orders → fetch distributable orders by
-//! priority → decide each order. Orders are decided in chunks, one write transaction per chunk and a
-//! savepoint per order, so a failing order is rolled back alone and accepts wait at most one chunk.
+//! A tick: take the lease → expire lapsed offers → wake due DEFERRED orders → tend the escalation of
+//! orders that only wait → fetch the orders a decision can move, by priority → decide each order.
+//! Orders are decided in chunks, one write transaction per chunk and a savepoint per order, so a failing
+//! order is rolled back alone and accepts wait at most one chunk.
 
 pub mod candidates;
 pub mod escalation;
@@ -398,9 +399,7 @@ fn decide<R: rand::Rng>(conn: &Connection, id: OrderId, step: &mut Step<'_, R>) 
     if order.assigned_master_id.is_some() || !distributable {
         return Ok(());
     }
-    // 1. Admin escalation is checked first and does not end the decision.
-    step.report.check_admin(conn, now, &order, step.settings.escalate_to_admin_after_min)?;
-    let order = orders::load(conn, id)?.ok_or(Error::NotFound { what: "order" })?;
+    // 1. Admin escalation was tended for every escalated order before the fetch (`tend_waiting`).
     // 2. "Address incomplete": people must place it.
     if order.no_district {
         return Ok(step.report.escalate_logist(conn, step.now, &order, "no_district")?);
