@@ -30,13 +30,54 @@ pub struct AppState {
     pub config: Arc<Config>,
 }
 
+/// The security headers of every response: no inline scripts, no framing, no sniffing, no referrer leaks.
+const SECURITY_HEADERS: [(&str, &str); 4] = [
+    (
+        "content-security-policy",
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; object-src 'none'; \
+         base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+    ),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "same-origin"),
+    ("x-frame-options", "DENY"),
+];
+
+/// The OpenAPI document of the JSON API.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    crate::api::router().split_for_parts().1
+}
+
 /// The application's routes.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let (api, openapi) = crate::api::router().split_for_parts();
+    let openapi = Arc::new(openapi);
+    let mut app = Router::new()
         .route("/", get(get_status))
         .route("/healthz", get(get_healthz))
         .route("/static/style.css", get(get_style))
+        .route("/api/openapi.json", get(move || async move { Json(openapi.as_ref().clone()) }))
+        .merge(api)
+        .fallback(not_found)
         .with_state(state)
+        .layer(tower_http::compression::CompressionLayer::new())
+        .layer(tower_http::trace::TraceLayer::new_for_http());
+    for (name, value) in SECURITY_HEADERS {
+        app = app.layer(tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+            header::HeaderName::from_static(name),
+            header::HeaderValue::from_static(value),
+        ));
+    }
+    app
+}
+
+/// Unknown paths: a JSON 404 for the API, a plain one elsewhere.
+async fn not_found(uri: axum::http::Uri, headers: axum::http::HeaderMap) -> Response {
+    let lang = crate::api::lang_of(&headers, crate::i18n::Lang::default());
+    if uri.path().starts_with("/api/") {
+        crate::api::ApiError::new(crate::error::Error::NotFound { what: "route" }, lang).into_response()
+    } else {
+        (StatusCode::NOT_FOUND, crate::i18n::message(lang, "error.page_not_found")).into_response()
+    }
 }
 
 /// Serves `router(state)` on an already bound listener until `shutdown` resolves, then finishes the

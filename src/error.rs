@@ -82,6 +82,21 @@ pub enum Error {
     /// The source order is not eligible for a guarantee order.
     #[error("guarantee not allowed: {why}")]
     GuaranteeNotAllowed { why: &'static str },
+    /// No valid session or token.
+    #[error("not signed in")]
+    Unauthenticated,
+    /// Wrong login or password.
+    #[error("wrong login or password")]
+    BadCredentials,
+    /// The staff account is deactivated.
+    #[error("account disabled")]
+    AccountDisabled,
+    /// Too many failed logins; `until` is the local time ("HH:MM") of the next allowed try.
+    #[error("too many attempts; try again at {until}")]
+    Throttled { until: String },
+    /// A state-changing browser request without the session's CSRF token.
+    #[error("csrf token missing or wrong")]
+    CsrfFailed,
     /// Another writer changed the object first.
     #[error("changed concurrently")]
     Conflict,
@@ -128,6 +143,11 @@ impl Error {
             Error::AlreadyAssigned => "already_assigned",
             Error::GuaranteeExists => "guarantee_exists",
             Error::GuaranteeNotAllowed { .. } => "guarantee_not_allowed",
+            Error::Unauthenticated => "unauthenticated",
+            Error::BadCredentials => "bad_credentials",
+            Error::AccountDisabled => "account_disabled",
+            Error::Throttled { .. } => "throttled",
+            Error::CsrfFailed => "csrf_failed",
             Error::Conflict => "conflict",
             Error::Db(_) => "internal",
         }
@@ -160,6 +180,7 @@ impl Error {
                 text.replace("{reasons}", &reasons.join(", "))
             }
             Error::RoundsExhausted { rounds } => text.replace("{rounds}", &rounds.to_string()),
+            Error::Throttled { until } => text.replace("{until}", until),
             Error::GuaranteeNotAllowed { why } => text.replace("{why}", &message(lang, &format!("guarantee.{why}"))),
             _ => text,
         }

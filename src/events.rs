@@ -40,7 +40,7 @@ pub fn record(
 }
 
 /// A stored event, as read back for the order card and the live log.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct StoredEvent {
     /// Row id (increasing).
     pub id: i64,
@@ -51,6 +51,7 @@ pub struct StoredEvent {
     /// Kind.
     pub kind: String,
     /// Particulars.
+    #[schema(value_type = Object)]
     pub detail: Value,
     /// When.
     pub at: DateTime<Utc>,

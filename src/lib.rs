@@ -4,7 +4,9 @@
 //! connection and the clock's `now`) → `db` (the file, its pool and its single writer).
 
 pub mod alerts;
+pub mod api;
 pub mod app;
+pub mod auth;
 pub mod check;
 pub mod cities;
 pub mod clock;

@@ -24,7 +24,7 @@ use crate::settings::Settings;
 use crate::staff::Staff;
 
 /// An offer row.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Offer {
     /// Id.
     pub id: OfferId,
@@ -129,7 +129,7 @@ pub fn send(
 }
 
 /// A won accept.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Accepted {
     /// The order now ASSIGNED to the master.
     pub order_id: OrderId,

@@ -242,7 +242,7 @@ pub fn wake(conn: &Connection, now: DateTime<Utc>, order: &Order, reason: &str, 
 }
 
 /// Input for a new order, as typed by staff (validated by [`create`]).
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
 pub struct NewOrder {
     /// City.
     pub city_id: CityId,
@@ -267,14 +267,29 @@ pub struct NewOrder {
     /// What is wrong, 10–500 characters.
     pub description: Option<String>,
     /// Visit window.
-    pub timeslot: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    pub timeslot: Option<Slot>,
     /// Staff accepted "too late for ASAP, tomorrow morning": the order waits, DEFERRED.
     #[serde(default)]
     pub defer: bool,
 }
 
+/// A visit window.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize, serde::Serialize, utoipa::ToSchema)]
+pub struct Slot {
+    /// Start.
+    pub start: DateTime<Utc>,
+    /// End (after the start).
+    pub end: DateTime<Utc>,
+}
+
+impl From<(DateTime<Utc>, DateTime<Utc>)> for Slot {
+    fn from((start, end): (DateTime<Utc>, DateTime<Utc>)) -> Self {
+        Self { start, end }
+    }
+}
+
 /// A created order.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Created {
     /// New order id.
     pub id: OrderId,
@@ -358,7 +373,7 @@ pub fn create(conn: &Connection, now: DateTime<Utc>, staff: &Staff, input: &NewO
     if !description.is_empty() {
         check_len("description", description, 10, 500)?;
     }
-    if let Some((start, end)) = input.timeslot {
+    if let Some(Slot { start, end }) = input.timeslot {
         if start >= end {
             return Err(invalid("timeslot", "order"));
         }
@@ -369,10 +384,10 @@ pub fn create(conn: &Connection, now: DateTime<Utc>, staff: &Staff, input: &NewO
     let settings = Settings::load(conn)?;
     let hours = settings.working_hours();
     // A deferred order wakes at its slot start, or without a slot at the next workday start (§10.4, D-14).
-    let wake_at = input.timeslot.map_or_else(|| hours.next_start(tz, now), |(start, _)| start);
+    let wake_at = input.timeslot.map_or_else(|| hours.next_start(tz, now), |slot| slot.start);
     let deferred_until = (input.defer || !hours.is_open(tz, now)).then_some(wake_at);
     let status = if deferred_until.is_some() { OrderStatus::Deferred } else { OrderStatus::Searching };
-    let (slot_start, slot_end) = input.timeslot.map_or((None, None), |(s, e)| (Some(ms(s)), Some(ms(e))));
+    let (slot_start, slot_end) = input.timeslot.map_or((None, None), |slot| (Some(ms(slot.start)), Some(ms(slot.end))));
     conn.execute(
         "INSERT INTO orders (city_id, district_id, no_district, street_id, house, apartment, address_comment,
              client_name, client_phone, category, description, status, type, timeslot_start, timeslot_end,
@@ -405,6 +420,151 @@ pub fn create(conn: &Connection, now: DateTime<Utc>, staff: &Staff, input: &NewO
     };
     record_history(conn, now, id, None, status, "created_by_staff", Actor::Staff(staff.id), &context)?;
     Ok(Created { id, status, deferred_until })
+}
+
+/// Everything staff see of an order: its fields, the status history, the offers and the engine's log.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct OrderCard {
+    /// The order's fields.
+    pub order: OrderView,
+    /// Status changes, oldest first.
+    pub history: Vec<HistoryEntry>,
+    /// Offers, oldest first.
+    pub offers: Vec<crate::offers::Offer>,
+    /// The engine's and people's decisions, oldest first.
+    pub events: Vec<events::StoredEvent>,
+}
+
+/// An order's fields as shown to staff.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct OrderView {
+    pub id: OrderId,
+    pub city_id: CityId,
+    pub city: String,
+    pub timezone: String,
+    pub district_id: Option<DistrictId>,
+    pub district: Option<String>,
+    pub no_district: bool,
+    pub street: Option<String>,
+    pub house: Option<String>,
+    pub apartment: Option<String>,
+    pub address_comment: Option<String>,
+    pub client_name: String,
+    pub client_phone: String,
+    pub category: Category,
+    pub description: String,
+    pub status: OrderStatus,
+    pub order_type: OrderType,
+    pub timeslot_start: Option<DateTime<Utc>>,
+    pub timeslot_end: Option<DateTime<Utc>>,
+    pub deferred_until: Option<DateTime<Utc>>,
+    pub preferred_master_id: Option<MasterId>,
+    pub assigned_master_id: Option<MasterId>,
+    pub total_sum_kop: i64,
+    pub company_payment_kop: i64,
+    pub cancel_reason: Option<String>,
+    pub guarantee_source_order_id: Option<OrderId>,
+    pub dist_cycle: i64,
+    pub escalated_logist_at: Option<DateTime<Utc>>,
+    pub escalated_admin_at: Option<DateTime<Utc>>,
+    pub escalation_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i64,
+}
+
+/// One status-history row.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct HistoryEntry {
+    pub from_status: Option<OrderStatus>,
+    pub to_status: OrderStatus,
+    pub reason: String,
+    pub actor_type: ActorType,
+    pub staff_id: Option<StaffId>,
+    pub master_id: Option<MasterId>,
+    #[schema(value_type = Object)]
+    pub context: Value,
+    pub at: DateTime<Utc>,
+}
+
+/// The fields of an order, for a caller who may see it.
+pub fn view(conn: &Connection, id: OrderId) -> Result<OrderView> {
+    let time = |v: Option<i64>| v.map(at);
+    conn.prepare_cached(
+        "SELECT o.id, o.city_id, c.name, c.timezone, o.district_id, d.name, o.no_district, s.name, o.house, o.apartment,
+                o.address_comment, o.client_name, o.client_phone, o.category, o.description, o.status, o.type,
+                o.timeslot_start, o.timeslot_end, o.deferred_until, o.preferred_master_id, o.assigned_master_id,
+                o.total_sum_kop, o.company_payment_kop, o.cancel_reason, o.guarantee_source_order_id, o.dist_cycle,
+                o.dist_escalated_logist_at, o.dist_escalated_admin_at, o.dist_escalation_reason, o.created_at,
+                o.updated_at, o.version
+         FROM orders o JOIN cities c ON c.id = o.city_id LEFT JOIN districts d ON d.id = o.district_id
+              LEFT JOIN streets s ON s.id = o.street_id
+         WHERE o.id = ?1",
+    )?
+    .query_row([id], |r| {
+        Ok(OrderView {
+            id: r.get(0)?,
+            city_id: r.get(1)?,
+            city: r.get(2)?,
+            timezone: r.get(3)?,
+            district_id: r.get(4)?,
+            district: r.get(5)?,
+            no_district: r.get(6)?,
+            street: r.get(7)?,
+            house: r.get(8)?,
+            apartment: r.get(9)?,
+            address_comment: r.get(10)?,
+            client_name: r.get(11)?,
+            client_phone: r.get(12)?,
+            category: r.get(13)?,
+            description: r.get(14)?,
+            status: r.get(15)?,
+            order_type: r.get(16)?,
+            timeslot_start: time(r.get(17)?),
+            timeslot_end: time(r.get(18)?),
+            deferred_until: time(r.get(19)?),
+            preferred_master_id: r.get(20)?,
+            assigned_master_id: r.get(21)?,
+            total_sum_kop: r.get(22)?,
+            company_payment_kop: r.get(23)?,
+            cancel_reason: r.get(24)?,
+            guarantee_source_order_id: r.get(25)?,
+            dist_cycle: r.get(26)?,
+            escalated_logist_at: time(r.get(27)?),
+            escalated_admin_at: time(r.get(28)?),
+            escalation_reason: r.get(29)?,
+            created_at: at(r.get(30)?),
+            updated_at: at(r.get(31)?),
+            version: r.get(32)?,
+        })
+    })
+    .optional()?
+    .ok_or(Error::NotFound { what: "order" })
+}
+
+/// The order card for staff who may see the order's city.
+pub fn card(conn: &Connection, staff: &Staff, id: OrderId) -> Result<OrderCard> {
+    load_for_staff(conn, staff, id)?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT from_status, to_status, reason, actor_type, changed_by_staff_id, changed_by_master_id, context, created_at
+         FROM order_status_history WHERE order_id = ?1 ORDER BY id",
+    )?;
+    let history = stmt
+        .query_map([id], |r| {
+            let context: String = r.get(6)?;
+            Ok(HistoryEntry {
+                from_status: r.get(0)?,
+                to_status: r.get(1)?,
+                reason: r.get(2)?,
+                actor_type: r.get(3)?,
+                staff_id: r.get(4)?,
+                master_id: r.get(5)?,
+                context: serde_json::from_str(&context).unwrap_or(Value::Null),
+                at: at(r.get(7)?),
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(OrderCard { order: view(conn, id)?, history, offers: crate::offers::of_order(conn, id)?, events: events::for_order(conn, id)? })
 }
 
 /// Prefix of a guarantee order's description (product.md §2.10).

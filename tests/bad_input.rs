@@ -207,8 +207,8 @@ fn invalid_order_forms_are_refused() {
         (NewOrder { category: None, ..form.clone() }, "category"),
         (NewOrder { district_id: Some(s.foreign_district), ..form.clone() }, "district_id"),
         (NewOrder { district_id: Some(UNKNOWN), ..form.clone() }, "district_id"),
-        (NewOrder { timeslot: Some((now + mins(60), now + mins(30))), ..form.clone() }, "timeslot"),
-        (NewOrder { timeslot: Some((now - mins(120), now - mins(60))), ..form.clone() }, "timeslot"),
+        (NewOrder { timeslot: Some((now + mins(60), now + mins(30)).into()), ..form.clone() }, "timeslot"),
+        (NewOrder { timeslot: Some((now - mins(120), now - mins(60)).into()), ..form.clone() }, "timeslot"),
     ];
     for (input, field) in &cases {
         let err = s.refused("invalid", |tx| orders::create(tx, now, &s.w.admin, input));

@@ -165,7 +165,7 @@ fn a_deferred_order_with_a_later_slot_wakes_at_the_slot_start() {
     let (msk, d, _) = city_with_master(&w, "Москва");
     // 21:00 Moscow; slot tomorrow 13:00–16:00 local.
     let slot = (utc(2026, 3, 11, 10, 0, 0), utc(2026, 3, 11, 13, 0, 0));
-    let form = fieldservice::orders::NewOrder { timeslot: Some(slot), ..w.form(msk, Some(d)) };
+    let form = fieldservice::orders::NewOrder { timeslot: Some(slot.into()), ..w.form(msk, Some(d)) };
     let order = w.create(utc(2026, 3, 10, 18, 0, 0), &form).unwrap();
     assert_eq!((order.status, order.deferred_until), (OrderStatus::Deferred, Some(slot.0)));
 }

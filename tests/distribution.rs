@@ -523,7 +523,7 @@ fn an_order_whose_slot_has_started_is_offered_before_an_older_one() {
     let m = w.master(M::serving(msk, &[d]));
     let older = w.order(t0() - mins(10), d);
     let slot = (t0() - mins(5), t0() + mins(175));
-    let overdue = w.create(t0(), &orders::NewOrder { timeslot: Some(slot), ..w.form(msk, Some(d)) }).unwrap().id;
+    let overdue = w.create(t0(), &orders::NewOrder { timeslot: Some(slot.into()), ..w.form(msk, Some(d)) }).unwrap().id;
     let report = w.tick_with(t0(), 1);
     assert_eq!(sent_to(&report, overdue), Some(m));
     assert_eq!(sent_to(&report, older), None);

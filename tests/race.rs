@@ -210,7 +210,7 @@ fn accept_while_the_tick_decides() -> Vec<fieldservice::offers::Offer> {
     let bystander = w.master(M::serving(msk, &[d]));
     // The order a master is about to accept; its slot has started, so the tick decides it first.
     let slot = (t0() - mins(5), t0() + mins(175));
-    let x = w.create(t0() - mins(2), &orders::NewOrder { timeslot: Some(slot), ..w.form(msk, Some(d)) }).unwrap().id;
+    let x = w.create(t0() - mins(2), &orders::NewOrder { timeslot: Some(slot.into()), ..w.form(msk, Some(d)) }).unwrap().id;
     let offer_x = w.manual_offer(t0() - mins(1), &w.admin, x, winner, false).unwrap();
     // Another order's offer lapses at the tick: its expiry, committed first, tells us the tick has begun.
     let y = w.order(t0() - mins(3), d);

@@ -1,0 +1,327 @@
+//! The JSON API `/api/v1`: who is calling, how refusals look, and the routes of every resource module.
+//! Handlers are thin: extract → authorise → one rules call on a blocking thread → JSON.
+
+pub mod auth;
+pub mod orders;
+
+use std::net::SocketAddr;
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::app::AppState;
+use crate::auth::{self as accounts, Principal};
+use crate::domain::{MasterId, StaffRole};
+use crate::error::Error;
+use crate::i18n::{Lang, message};
+use crate::staff::Staff;
+
+/// The session cookie.
+pub const SESSION_COOKIE: &str = "fs_session";
+/// The header carrying the session's CSRF token on state-changing requests.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The error body: `{"error": {"code", "message", "field"}}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// One refusal.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable code, e.g. `offer_taken`, `invalid`, `not_found`.
+    pub code: String,
+    /// What went wrong, in the caller's language.
+    pub message: String,
+    /// The offending input field, if one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+/// A refusal on its way to the caller, in his language.
+#[derive(Debug)]
+pub struct ApiError {
+    error: Error,
+    lang: Lang,
+    /// Set for input that could not even be parsed (400 instead of the rule's status).
+    malformed: Option<String>,
+}
+
+impl ApiError {
+    /// A rules error for a caller speaking `lang`.
+    pub fn new(error: Error, lang: Lang) -> Self {
+        Self { error, lang, malformed: None }
+    }
+
+    fn malformed(lang: Lang, detail: String) -> Self {
+        Self { error: Error::Invalid { field: "body", rule: "malformed".into() }, lang, malformed: Some(detail) }
+    }
+}
+
+/// The HTTP status of a rules error.
+pub fn status_of(error: &Error) -> StatusCode {
+    match error {
+        Error::NotFound { .. } => StatusCode::NOT_FOUND,
+        Error::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        Error::Unauthenticated | Error::BadCredentials => StatusCode::UNAUTHORIZED,
+        Error::Forbidden | Error::AccountDisabled | Error::CsrfFailed | Error::MasterBlocked { .. } | Error::MasterInactive | Error::MasterPending => {
+            StatusCode::FORBIDDEN
+        }
+        Error::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+        Error::Db(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::CONFLICT,
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Error::Db(cause) = &self.error {
+            tracing::error!(%cause, "request failed");
+        }
+        let (status, code, field) = match &self.malformed {
+            Some(_) => (StatusCode::BAD_REQUEST, "bad_request".to_string(), None),
+            None => {
+                let field = match &self.error {
+                    Error::Invalid { field, .. } => Some(field.to_string()),
+                    _ => None,
+                };
+                (status_of(&self.error), self.error.code().to_string(), field)
+            }
+        };
+        let text = match &self.malformed {
+            Some(detail) => format!("{}: {detail}", message(self.lang, "error.bad_request")),
+            None => self.error.message(self.lang),
+        };
+        (status, Json(ErrorBody { error: ErrorDetail { code, message: text, field } })).into_response()
+    }
+}
+
+/// The caller's language: `Accept-Language` when it names ru or en, else the installation's default.
+pub fn lang_of(headers: &HeaderMap, default: Lang) -> Lang {
+    headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').find_map(|tag| Lang::parse(tag.trim().get(..2)?)))
+        .unwrap_or(default)
+}
+
+/// The language of a request, for handlers without a signed-in caller.
+pub struct CallerLang(pub Lang);
+
+impl FromRequestParts<AppState> for CallerLang {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Ok(Self(lang_of(&parts.headers, state.config.language)))
+    }
+}
+
+/// The client's address, for login throttling.
+pub fn client_ip(parts: &Parts) -> String {
+    parts.extensions.get::<ConnectInfo<SocketAddr>>().map_or_else(|| "unknown".into(), |c| c.0.ip().to_string())
+}
+
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    value.strip_prefix("Bearer ").map(|t| t.trim().to_string())
+}
+
+/// The value of the session cookie.
+pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| pair.trim().strip_prefix(SESSION_COOKIE)?.strip_prefix('=').map(str::to_string))
+}
+
+/// A signed-in caller: a bearer token, or a session cookie (whose state-changing requests must carry the
+/// session's CSRF token in `X-CSRF-Token`).
+pub struct Caller {
+    /// Who.
+    pub principal: Principal,
+    /// His language.
+    pub lang: Lang,
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let lang = lang_of(&parts.headers, state.config.language);
+        let now = state.clock.now();
+        let fail = |e| ApiError::new(e, lang);
+        let principal = if let Some(token) = bearer(&parts.headers) {
+            state.db.read_blocking(move |c| accounts::resolve_token(c, &token)).await.map_err(fail)?
+        } else if let Some(token) = session_cookie(&parts.headers) {
+            let probe = token.clone();
+            let writes = state.db.read_blocking(move |c| accounts::session_needs_write(c, now, &probe)).await.map_err(fail)?;
+            let (principal, csrf) = if writes {
+                state.db.write_blocking(move |tx| Ok::<_, Error>(accounts::resolve_session(tx, now, &token))).await.map_err(fail)?
+            } else {
+                state.db.read_blocking(move |c| Ok::<_, Error>(accounts::resolve_session(c, now, &token))).await.map_err(fail)?
+            }
+            .map_err(fail)?;
+            let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+            let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+            if !safe && sent != Some(csrf.as_str()) {
+                return Err(fail(Error::CsrfFailed));
+            }
+            principal
+        } else {
+            return Err(fail(Error::Unauthenticated));
+        };
+        Ok(Self { principal, lang })
+    }
+}
+
+/// A signed-in staff member (any role); a master is refused as "not found" would leak nothing, so he gets 403.
+pub struct StaffCaller {
+    /// The staff member.
+    pub staff: Staff,
+    /// His language.
+    pub lang: Lang,
+}
+
+impl FromRequestParts<AppState> for StaffCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        match caller.principal {
+            Principal::Staff(staff) => Ok(Self { staff, lang: caller.lang }),
+            Principal::Master(_) => Err(ApiError::new(Error::Forbidden, caller.lang)),
+        }
+    }
+}
+
+impl StaffCaller {
+    /// Refuses unless his role is one of `roles`.
+    pub fn require(&self, roles: &[StaffRole]) -> Result<(), ApiError> {
+        self.staff.require(roles).map_err(|e| ApiError::new(e, self.lang))
+    }
+}
+
+/// A signed-in master.
+pub struct MasterCaller {
+    /// His id.
+    pub id: MasterId,
+    /// His language.
+    pub lang: Lang,
+}
+
+impl FromRequestParts<AppState> for MasterCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        match caller.principal {
+            Principal::Master(master) => Ok(Self { id: master.id, lang: caller.lang }),
+            Principal::Staff(_) => Err(ApiError::new(Error::Forbidden, caller.lang)),
+        }
+    }
+}
+
+/// A JSON body whose parse errors become a 400 JSON error in the caller's language.
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let lang = lang_of(req.headers(), state.config.language);
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(ApiError::malformed(lang, rejection_text(&rejection))),
+        }
+    }
+}
+
+fn rejection_text(rejection: &JsonRejection) -> String {
+    rejection.body_text()
+}
+
+/// A path parameter whose parse errors become a 400 JSON error.
+pub struct PathParam<T>(pub T);
+
+impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for PathParam<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let lang = lang_of(&parts.headers, state.config.language);
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Self(value)),
+            Err(rejection) => Err(ApiError::malformed(lang, PathRejection::body_text(&rejection))),
+        }
+    }
+}
+
+/// Query parameters whose parse errors become a 400 JSON error.
+pub struct QueryParams<T>(pub T);
+
+impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for QueryParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let lang = lang_of(&parts.headers, state.config.language);
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Self(value)),
+            Err(rejection) => Err(ApiError::malformed(lang, QueryRejection::body_text(&rejection))),
+        }
+    }
+}
+
+/// Runs a write on a blocking thread, mapping a refusal to the caller's language.
+pub async fn write<T: Send + 'static>(
+    state: &AppState,
+    lang: Lang,
+    f: impl FnOnce(&rusqlite::Transaction<'_>, chrono::DateTime<chrono::Utc>) -> Result<T, Error> + Send + 'static,
+) -> Result<T, ApiError> {
+    let now = state.clock.now();
+    state.db.write_blocking(move |tx| f(tx, now)).await.map_err(|e| ApiError::new(e, lang))
+}
+
+/// Runs a read on a blocking thread, mapping a refusal to the caller's language.
+pub async fn read<T: Send + 'static>(
+    state: &AppState,
+    lang: Lang,
+    f: impl FnOnce(&rusqlite::Connection, chrono::DateTime<chrono::Utc>) -> Result<T, Error> + Send + 'static,
+) -> Result<T, ApiError> {
+    let now = state.clock.now();
+    state.db.read_blocking(move |c| f(c, now)).await.map_err(|e| ApiError::new(e, lang))
+}
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        components.add_security_scheme("session", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(SESSION_COOKIE))));
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Field Service API", description = "Orders, offers, masters and the distribution engine of Field Service."),
+    modifiers(&Security),
+    components(schemas(ErrorBody, ErrorDetail))
+)]
+struct ApiDoc;
+
+/// Every API route with its OpenAPI description.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(auth::routes()).merge(orders::routes())
+}
