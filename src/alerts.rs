@@ -4,8 +4,9 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
 use serde_json::Value;
 
-use crate::db::ms;
+use crate::db::{at, ms};
 use crate::domain::{CityId, OrderId, StaffId};
+use crate::error::{Error, Result, invalid};
 
 /// Active CITY_ADMIN or GLOBAL_ADMIN staff bound to the city, plus active GLOBAL_ADMIN staff bound to no city.
 pub fn admin_recipients(conn: &Connection, city: CityId) -> rusqlite::Result<Vec<StaffId>> {
@@ -71,4 +72,63 @@ pub fn monitor_unassigned(conn: &Connection, now: DateTime<Utc>) -> rusqlite::Re
         raise(conn, now, "unassigned_backlog", None, Some(*city), &serde_json::json!({"count": count, "minutes": 10}), &recipients)?;
     }
     Ok(backlog.len())
+}
+
+/// Longest page of the alert feed.
+pub const MAX_FEED: i64 = 200;
+
+/// One alert as its recipient sees it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct AlertView {
+    /// Id.
+    pub id: i64,
+    /// `escalation_logist`, `escalation_admin`, `guarantee_refusal`, `unassigned_backlog` or `error`.
+    pub kind: String,
+    /// The order concerned, if one.
+    pub order_id: Option<OrderId>,
+    /// The city concerned, if one.
+    pub city_id: Option<CityId>,
+    /// Details, by kind (e.g. the order summary and the escalation reason).
+    #[schema(value_type = Object)]
+    pub payload: Value,
+    /// Raised.
+    pub created_at: DateTime<Utc>,
+    /// When this recipient marked it read.
+    pub read_at: Option<DateTime<Utc>>,
+}
+
+/// The alerts delivered to `staff`, newest first, at most `limit` (1..=[`MAX_FEED`]); only unread ones when
+/// `unread_only`.
+pub fn feed(conn: &Connection, staff: StaffId, unread_only: bool, limit: i64) -> Result<Vec<AlertView>> {
+    if !(1..=MAX_FEED).contains(&limit) {
+        return Err(invalid("limit", format!("range:1:{MAX_FEED}")));
+    }
+    let mut stmt = conn.prepare_cached(
+        "SELECT a.id, a.kind, a.order_id, a.city_id, a.payload, a.created_at, r.read_at
+         FROM staff_alert_recipients r JOIN staff_alerts a ON a.id = r.alert_id
+         WHERE r.staff_id = ?1 AND (NOT ?2 OR r.read_at IS NULL)
+         ORDER BY a.id DESC LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(params![staff, unread_only, limit], |r| {
+        let payload: String = r.get(4)?;
+        Ok(AlertView {
+            id: r.get(0)?,
+            kind: r.get(1)?,
+            order_id: r.get(2)?,
+            city_id: r.get(3)?,
+            payload: serde_json::from_str(&payload).unwrap_or(Value::Null),
+            created_at: at(r.get(5)?),
+            read_at: r.get::<_, Option<i64>>(6)?.map(at),
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Marks an alert delivered to `staff` read (again: no change); another's alert is "not found".
+pub fn mark_read(conn: &Connection, now: DateTime<Utc>, staff: StaffId, alert: i64) -> Result<()> {
+    let delivered = conn.execute(
+        "UPDATE staff_alert_recipients SET read_at = COALESCE(read_at, ?3) WHERE alert_id = ?1 AND staff_id = ?2",
+        params![alert, staff, ms(now)],
+    )?;
+    if delivered == 0 { Err(Error::NotFound { what: "alert" }) } else { Ok(()) }
 }

@@ -149,15 +149,16 @@ pub fn login_master(conn: &Connection, now: DateTime<Utc>, phone_raw: &str, pass
 
 /// A master allowed to use the system now; blocked and deleted accounts are refused with the reason.
 pub fn master_account(conn: &Connection, id: MasterId) -> Result<MasterAccount> {
-    let row: Option<(String, Option<CityId>, bool, Option<String>, bool)> = conn
+    let row = conn
         .query_row("SELECT full_name, city_id, is_blocked, blocked_reason, is_deleted FROM masters WHERE id = ?1", [id], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            let account = MasterAccount { id, full_name: r.get(0)?, city_id: r.get(1)? };
+            Ok((account, r.get::<_, bool>(2)?, r.get::<_, Option<String>>(3)?, r.get::<_, bool>(4)?))
         })
         .optional()?;
     match row {
-        None | Some((_, _, _, _, true)) => Err(Error::MasterInactive),
-        Some((_, _, true, reason, _)) => Err(Error::MasterBlocked { reason: reason.unwrap_or_default() }),
-        Some((full_name, city_id, false, _, false)) => Ok(MasterAccount { id, full_name, city_id }),
+        None | Some((_, _, _, true)) => Err(Error::MasterInactive),
+        Some((_, true, reason, _)) => Err(Error::MasterBlocked { reason: reason.unwrap_or_default() }),
+        Some((account, false, _, false)) => Ok(account),
     }
 }
 
@@ -193,11 +194,14 @@ pub fn start_session(conn: &Connection, now: DateTime<Utc>, owner: Owner) -> Res
 /// expired session. Keeps an active session alive (sliding expiry).
 pub fn resolve_session(conn: &Connection, now: DateTime<Utc>, token: &str) -> Result<(Principal, String)> {
     let id_hash = hash_secret(token);
-    let row: Option<(Option<StaffId>, Option<MasterId>, String, i64, i64)> = conn
+    let row = conn
         .prepare_cached("SELECT staff_id, master_id, csrf_token, last_seen_at, expires_at FROM sessions WHERE id_hash = ?1")?
-        .query_row([&id_hash], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        .query_row([&id_hash], |r| {
+            let owner: (Option<StaffId>, Option<MasterId>) = (r.get(0)?, r.get(1)?);
+            Ok((owner, r.get::<_, String>(2)?, r.get::<_, i64>(3)?, r.get::<_, i64>(4)?))
+        })
         .optional()?;
-    let Some((staff, master, csrf, last_seen, expires)) = row else { return Err(Error::Unauthenticated) };
+    let Some(((staff, master), csrf, last_seen, expires)) = row else { return Err(Error::Unauthenticated) };
     if ms(now) >= expires {
         conn.execute("DELETE FROM sessions WHERE id_hash = ?1", [&id_hash])?;
         return Err(Error::Unauthenticated);

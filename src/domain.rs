@@ -166,6 +166,16 @@ text_enum!(
     }
 );
 
+text_enum!(
+    /// How a master wants to be paid (product.md §3.2 step 13).
+    PayoutMethod {
+        Card => "CARD",
+        Sbp => "SBP",
+        YooMoney => "YOOMONEY",
+        BankAccount => "BANK_ACCOUNT",
+    }
+);
+
 /// Row ids, named so signatures say what they take.
 pub type OrderId = i64;
 /// A master's id.

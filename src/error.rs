@@ -100,6 +100,10 @@ pub enum Error {
     /// Another writer changed the object first.
     #[error("changed concurrently")]
     Conflict,
+    /// A master or an invite is not in a state that allows the action; `why` names the state
+    /// (catalog key `state.<why>`).
+    #[error("not possible now: {why}")]
+    StateConflict { why: &'static str },
     /// Storage failed; the cause is logged, never shown.
     #[error(transparent)]
     Db(#[from] DbError),
@@ -149,6 +153,7 @@ impl Error {
             Error::Throttled { .. } => "throttled",
             Error::CsrfFailed => "csrf_failed",
             Error::Conflict => "conflict",
+            Error::StateConflict { .. } => "state_conflict",
             Error::Db(_) => "internal",
         }
     }
@@ -182,6 +187,7 @@ impl Error {
             Error::RoundsExhausted { rounds } => text.replace("{rounds}", &rounds.to_string()),
             Error::Throttled { until } => text.replace("{until}", until),
             Error::GuaranteeNotAllowed { why } => text.replace("{why}", &message(lang, &format!("guarantee.{why}"))),
+            Error::StateConflict { why } => text.replace("{why}", &message(lang, &format!("state.{why}"))),
             _ => text,
         }
     }

@@ -16,7 +16,7 @@ pub const BREAK_MINUTES: [i64; 3] = [15, 60, 120];
 pub const REMINDER_LEAD: Duration = Duration::minutes(10);
 
 /// A master's shift state.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct ShiftState {
     /// SHIFT_OFF, SHIFT_ON or BREAK.
     pub status: ShiftStatus,
@@ -110,6 +110,11 @@ pub fn end_break(conn: &Connection, now: DateTime<Utc>, master: MasterId) -> Res
         return Err(Error::NotOnBreak);
     }
     set_state(conn, now, master, &on())
+}
+
+/// The master's shift state as stored.
+pub fn shift_state(conn: &Connection, master: MasterId) -> Result<ShiftState> {
+    Ok(account(conn, master)?.state)
 }
 
 /// The watchdog: a master whose break has ended (`break_until <= now`) goes OFF shift — he must switch the

@@ -392,7 +392,7 @@ fn on_refusal(conn: &Connection, now: DateTime<Utc>, offer: &Offer, how: &str) -
             params![offer.master_id, ms(now)],
         )? == 1;
     if blocked {
-        notifications::push(conn, now, offer.master_id, "blocked", &json!({"reason": "guarantee_refusal", "order_id": order.id}))?;
+        notifications::push(conn, now, offer.master_id, "account_blocked", &json!({"reason": "guarantee_refusal", "order_id": order.id}))?;
     }
     let payload = json!({"order_id": order.id, "master_id": offer.master_id, "how": how, "blocked": blocked});
     let recipients = crate::alerts::logist_recipients(conn, order.city_id)?;

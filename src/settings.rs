@@ -13,7 +13,7 @@ use crate::db::ms;
 use crate::error::{Result, invalid};
 
 /// Every business setting, typed.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Settings {
     /// Seconds between scheduler ticks (1..3600).
     pub distribution_tick_seconds: i64,
@@ -33,9 +33,13 @@ pub struct Settings {
     pub guarantee_autoblock_on_refusal: bool,
     /// Global active-order limit per master (1..20).
     pub max_active_orders: i64,
-    /// Workday start, city-local.
+    /// Workday start, city-local, `HH:MM`.
+    #[serde(serialize_with = "hh_mm")]
+    #[schema(value_type = String, example = "10:00")]
     pub working_hours_start: NaiveTime,
-    /// Workday end, city-local.
+    /// Workday end, city-local, `HH:MM`.
+    #[serde(serialize_with = "hh_mm")]
+    #[schema(value_type = String, example = "20:00")]
     pub working_hours_end: NaiveTime,
     /// Days after closing in which a guarantee order may be created (1..365).
     pub warranty_days: i64,
@@ -82,6 +86,11 @@ impl Default for Settings {
             master_signup_requires_invite: true,
         }
     }
+}
+
+/// Writes a time as `HH:MM`, the form the settings accept.
+fn hh_mm<S: serde::Serializer>(time: &NaiveTime, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+    serializer.collect_str(&time.format("%H:%M"))
 }
 
 /// How a setting is parsed and bounded.

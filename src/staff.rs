@@ -56,7 +56,9 @@ pub fn create(
     full_name: &str,
     cities: &[CityId],
 ) -> Result<StaffId> {
-    let login = login.trim();
+    // Stored lower-case: sign-in lower-cases what is typed, and NOCASE folds ASCII only.
+    let login = login.trim().to_lowercase();
+    let login = login.as_str();
     if !(2..=64).contains(&login.chars().count()) || login.chars().any(char::is_whitespace) {
         return Err(invalid("login", "login"));
     }
@@ -84,4 +86,137 @@ pub fn create(
         })?;
     }
     Ok(id)
+}
+
+/// Shortest and longest password a staff member may be given.
+pub const PASSWORD_CHARS: (usize, usize) = (8, 128);
+
+/// A staff member as the staff list shows him.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct StaffView {
+    /// Id.
+    pub id: StaffId,
+    /// Login.
+    pub login: String,
+    /// Full name.
+    pub full_name: String,
+    /// Role.
+    pub role: StaffRole,
+    /// Bound cities, sorted (none for a global admin = every city).
+    pub cities: Vec<CityId>,
+    /// False once deactivated: every request of his is refused.
+    pub is_active: bool,
+    /// Added.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A staff member to add.
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+pub struct NewStaff {
+    /// Login, 2–64 characters without spaces (stored lower-case).
+    pub login: String,
+    /// Initial password, 8–128 characters.
+    pub password: String,
+    /// Role.
+    pub role: StaffRole,
+    /// Full name, up to 160 characters.
+    #[serde(default)]
+    pub full_name: String,
+    /// Cities; at least one unless the role is GLOBAL_ADMIN.
+    #[serde(default)]
+    pub city_ids: Vec<CityId>,
+}
+
+/// Refuses a password shorter or longer than [`PASSWORD_CHARS`]; checked before hashing.
+pub fn check_password(password: &str) -> Result<()> {
+    let (min, max) = PASSWORD_CHARS;
+    if (min..=max).contains(&password.chars().count()) { Ok(()) } else { Err(invalid("password", format!("length:{min}:{max}"))) }
+}
+
+fn sorted_unique(cities: &[CityId]) -> Vec<CityId> {
+    let mut cities = cities.to_vec();
+    cities.sort_unstable();
+    cities.dedup();
+    cities
+}
+
+/// Loads one staff member for the list, active or not.
+pub fn view(conn: &Connection, id: StaffId) -> Result<Option<StaffView>> {
+    let row = conn
+        .query_row("SELECT login, full_name, role, is_active, created_at FROM staff_users WHERE id = ?1", [id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
+        .optional()?;
+    let Some((login, full_name, role, is_active, created_at)) = row else { return Ok(None) };
+    let mut stmt = conn.prepare_cached("SELECT city_id FROM staff_cities WHERE staff_id = ?1 ORDER BY city_id")?;
+    let cities = stmt.query_map([id], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+    Ok(Some(StaffView { id, login, full_name, role, cities, is_active, created_at: crate::db::at(created_at) }))
+}
+
+fn found(conn: &Connection, id: StaffId) -> Result<StaffView> {
+    view(conn, id)?.ok_or(Error::NotFound { what: "staff" })
+}
+
+/// Every staff member, newest first, optionally of one role (global admins only).
+pub fn list(conn: &Connection, actor: &Staff, role: Option<StaffRole>) -> Result<Vec<StaffView>> {
+    actor.require(&[StaffRole::GlobalAdmin])?;
+    let mut stmt = conn.prepare_cached("SELECT id FROM staff_users WHERE ?1 IS NULL OR role = ?1 ORDER BY id DESC")?;
+    let ids: Vec<StaffId> = stmt.query_map([role], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+    ids.into_iter().map(|id| found(conn, id)).collect()
+}
+
+/// Adds a staff member (global admins only); `password_hash` is the hash of `input.password`, made beforehand
+/// so that the write transaction does not wait for it.
+pub fn add(conn: &Connection, now: DateTime<Utc>, actor: &Staff, input: &NewStaff, password_hash: &str) -> Result<StaffView> {
+    actor.require(&[StaffRole::GlobalAdmin])?;
+    check_password(&input.password)?;
+    let full_name = input.full_name.trim();
+    if full_name.chars().count() > 160 {
+        return Err(invalid("full_name", "max_len:160"));
+    }
+    let id = create(conn, now, &input.login, password_hash, input.role, full_name, &sorted_unique(&input.city_ids))?;
+    found(conn, id)
+}
+
+/// Deactivates or re-activates a staff member (global admins only; nobody deactivates himself). While
+/// inactive every request of his is refused as "access disabled"; on re-activation his old sessions and API
+/// tokens stay dead, so he signs in afresh.
+pub fn set_active(conn: &Connection, now: DateTime<Utc>, actor: &Staff, id: StaffId, active: bool) -> Result<StaffView> {
+    actor.require(&[StaffRole::GlobalAdmin])?;
+    let current = found(conn, id)?;
+    if !active && id == actor.id {
+        return Err(Error::StateConflict { why: "self_deactivation" });
+    }
+    if current.is_active == active {
+        return Ok(current);
+    }
+    conn.execute("UPDATE staff_users SET is_active = ?2, updated_at = ?3 WHERE id = ?1", params![id, active, ms(now)])?;
+    if active {
+        conn.execute("DELETE FROM sessions WHERE staff_id = ?1", [id])?;
+        conn.execute("UPDATE api_tokens SET revoked_at = ?2 WHERE staff_id = ?1 AND revoked_at IS NULL", params![id, ms(now)])?;
+    }
+    found(conn, id)
+}
+
+/// Replaces a staff member's cities (global admins only); a city admin or logist keeps at least one.
+pub fn set_cities(conn: &Connection, now: DateTime<Utc>, actor: &Staff, id: StaffId, cities: &[CityId]) -> Result<StaffView> {
+    actor.require(&[StaffRole::GlobalAdmin])?;
+    let current = found(conn, id)?;
+    let cities = sorted_unique(cities);
+    if current.role != StaffRole::GlobalAdmin && cities.is_empty() {
+        return Err(invalid("cities", "at_least_one"));
+    }
+    let mut known = conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM cities WHERE id = ?1)")?;
+    for city in &cities {
+        if !known.query_row([city], |r| r.get::<_, bool>(0))? {
+            return Err(invalid("cities", "unknown"));
+        }
+    }
+    conn.execute("DELETE FROM staff_cities WHERE staff_id = ?1", [id])?;
+    let mut bind = conn.prepare_cached("INSERT INTO staff_cities (staff_id, city_id, created_at) VALUES (?1, ?2, ?3)")?;
+    for city in &cities {
+        bind.execute(params![id, city, ms(now)])?;
+    }
+    conn.execute("UPDATE staff_users SET updated_at = ?2 WHERE id = ?1", params![id, ms(now)])?;
+    found(conn, id)
 }

@@ -220,7 +220,7 @@ fn with_autoblock_a_refusing_preferred_master_is_blocked() {
         assert!(row.is_blocked && !row.is_active, "expire={expire}: blocked and inactive");
         assert_eq!(row.blocked_reason.as_deref(), Some("guarantee_refusal"));
         assert_eq!(s.w.alerts_for(s.order, "guarantee_refusal")[0].payload["blocked"], true);
-        assert_eq!(s.w.notifications(s.preferred, "blocked").len(), 1, "he is told why");
+        assert_eq!(s.w.notifications(s.preferred, "account_blocked").len(), 1, "he is told why");
         let refused = s.w.write(|tx| masters::shift_on(tx, next_tick, s.preferred));
         assert!(matches!(refused, Err(Error::MasterBlocked { ref reason }) if reason == "guarantee_refusal"));
         s.w.assert_sound();

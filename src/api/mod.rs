@@ -2,7 +2,11 @@
 //! Handlers are thin: extract → authorise → one rules call on a blocking thread → JSON.
 
 pub mod auth;
+pub mod masters;
+pub mod master_side;
 pub mod orders;
+pub mod reference;
+pub mod staff;
 
 use std::net::SocketAddr;
 
@@ -323,5 +327,11 @@ struct ApiDoc;
 
 /// Every API route with its OpenAPI description.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(auth::routes()).merge(orders::routes())
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(auth::routes())
+        .merge(masters::routes())
+        .merge(orders::routes())
+        .merge(master_side::routes())
+        .merge(reference::routes())
+        .merge(staff::routes())
 }

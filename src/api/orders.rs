@@ -1,14 +1,25 @@
-//! Orders for staff: create and the order card.
+//! Orders for staff: create, the queue and search, the order card, every staff action of the engine
+//! (guarantee, auto, candidates, manual offer, direct assignment, return, cancel, activate) and the
+//! order's files.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
+use serde::Deserialize;
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{ApiError, Body, ErrorBody, PathParam, StaffCaller, read, write};
+use super::{ApiError, Body, Caller, ErrorBody, PathParam, QueryParams, StaffCaller, read, write};
 use crate::app::AppState;
-use crate::orders::{self, Created, NewOrder, OrderCard};
+use crate::domain::{MasterId, OrderId};
+use crate::engine::{self, AutoOutcome, ManualCandidate, SentOffer};
+use crate::error::Error;
+use crate::offers::{self, Offer};
+use crate::orders::{self, Created, NewOrder, OrderCard, OrderView};
+use crate::queue::{self, QueueFilter, QueuePage, SearchQuery, SearchResult};
+use crate::uploads::{self, Attachment};
 
 /// Creates an order: SEARCHING inside the city's working hours, DEFERRED until the morning outside them.
 #[utoipa::path(post, path = "/api/v1/orders", tag = "orders", request_body = NewOrder,
@@ -19,6 +30,22 @@ async fn post_order(State(state): State<AppState>, caller: StaffCaller, Body(inp
     Ok((StatusCode::CREATED, Json(created)))
 }
 
+/// The order queue of the caller's cities with the filters of the order lists, newest first.
+#[utoipa::path(get, path = "/api/v1/orders", tag = "orders", params(QueueFilter),
+    responses((status = 200, body = QueuePage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn get_orders(State(state): State<AppState>, caller: StaffCaller, QueryParams(filter): QueryParams<QueueFilter>) -> Result<Json<QueuePage>, ApiError> {
+    let staff = caller.staff;
+    read(&state, caller.lang, move |c, _| queue::list(c, &staff, &filter)).await.map(Json)
+}
+
+/// Searches the caller's cities: an order by id, orders by client phone (≥ 10 digits), masters by id, name or phone.
+#[utoipa::path(get, path = "/api/v1/orders/search", tag = "orders", params(SearchQuery),
+    responses((status = 200, body = SearchResult), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn get_search(State(state): State<AppState>, caller: StaffCaller, QueryParams(query): QueryParams<SearchQuery>) -> Result<Json<SearchResult>, ApiError> {
+    let staff = caller.staff;
+    read(&state, caller.lang, move |c, _| queue::search(c, &staff, &query)).await.map(Json)
+}
+
 /// The order card: fields, history, offers and the engine's event log.
 #[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "orders", params(("id" = i64, Path, description = "Order id")),
     responses((status = 200, body = OrderCard), (status = 404, body = ErrorBody)))]
@@ -27,7 +54,168 @@ async fn get_order(State(state): State<AppState>, caller: StaffCaller, PathParam
     read(&state, caller.lang, move |c, _| orders::card(c, &staff, id)).await.map(Json)
 }
 
+/// Creates a guarantee order from a CLOSED normal order within the warranty period.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/guarantee", tag = "orders", params(("id" = i64, Path, description = "Source order id")),
+    responses((status = 201, body = Created), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn post_guarantee(State(state): State<AppState>, caller: StaffCaller, PathParam(id): PathParam<OrderId>) -> Result<(StatusCode, Json<Created>), ApiError> {
+    let staff = caller.staff;
+    let created = write(&state, caller.lang, move |tx, now| orders::create_guarantee(tx, now, &staff, id)).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// "Auto-distribute now" options.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct AutoRequest {
+    /// Distribute a DEFERRED order now (it starts searching first).
+    #[serde(default)]
+    pub confirm_deferred: bool,
+}
+
+/// One immediate automatic round: an offer to the best candidate. When none can go out the order is
+/// escalated to the logists (kept) and the answer is 409 `no_district` or `no_candidates`.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/auto", tag = "orders", params(("id" = i64, Path, description = "Order id")), request_body = AutoRequest,
+    responses((status = 200, body = SentOffer), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn post_auto(State(state): State<AppState>, caller: StaffCaller, PathParam(id): PathParam<OrderId>, Body(input): Body<AutoRequest>) -> Result<Json<SentOffer>, ApiError> {
+    let (staff, lang) = (caller.staff, caller.lang);
+    let seed = rand::random();
+    let outcome = write(&state, lang, move |tx, now| engine::auto_distribute_now(tx, now, &staff, id, input.confirm_deferred, seed)).await?;
+    match outcome {
+        AutoOutcome::OfferSent(sent) => Ok(Json(sent)),
+        other => Err(ApiError::new(other.error().unwrap_or(Error::NoCandidates), lang)),
+    }
+}
+
+/// The masters staff may pick for the order, available ones first, each with why he is unavailable.
+#[utoipa::path(get, path = "/api/v1/orders/{id}/candidates", tag = "orders", params(("id" = i64, Path, description = "Order id")),
+    responses((status = 200, body = Vec<ManualCandidate>), (status = 404, body = ErrorBody)))]
+async fn get_candidates(State(state): State<AppState>, caller: StaffCaller, PathParam(id): PathParam<OrderId>) -> Result<Json<Vec<ManualCandidate>>, ApiError> {
+    let staff = caller.staff;
+    read(&state, caller.lang, move |c, now| engine::manual_candidates(c, now, &staff, id)).await.map(Json)
+}
+
+/// A master picked by staff.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PickMaster {
+    /// The master.
+    pub master_id: MasterId,
+    /// "Assign anyway": he is off shift, on a break or at his limit.
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// Sends the order to a chosen master as an offer; he must still accept.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/offers", tag = "orders", params(("id" = i64, Path, description = "Order id")), request_body = PickMaster,
+    responses((status = 201, body = Offer), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn post_offer(State(state): State<AppState>, caller: StaffCaller, PathParam(id): PathParam<OrderId>, Body(pick): Body<PickMaster>) -> Result<(StatusCode, Json<Offer>), ApiError> {
+    let staff = caller.staff;
+    let offer = write(&state, caller.lang, move |tx, now| offers::manual_offer(tx, now, &staff, id, pick.master_id, pick.force)).await?;
+    Ok((StatusCode::CREATED, Json(offer)))
+}
+
+/// Assigns the order to a chosen master directly, without his acceptance.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/assign", tag = "orders", params(("id" = i64, Path, description = "Order id")), request_body = PickMaster,
+    responses((status = 200, body = OrderView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn post_assign(State(state): State<AppState>, caller: StaffCaller, PathParam(id): PathParam<OrderId>, Body(pick): Body<PickMaster>) -> Result<Json<OrderView>, ApiError> {
+    let staff = caller.staff;
+    write(&state, caller.lang, move |tx, now| {
+        orders::assign_directly(tx, now, &staff, id, pick.master_id, pick.force)?;
+        orders::view(tx, id)
+    })
+    .await
+    .map(Json)
+}
+
+/// Takes the order off its master and starts a new distribution cycle.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/return", tag = "orders", params(("id" = i64, Path, description = "Order id")),
+    responses((status = 200, body = OrderView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn post_return(State(state): State<AppState>, caller: StaffCaller, PathParam(id): PathParam<OrderId>) -> Result<Json<OrderView>, ApiError> {
+    let staff = caller.staff;
+    write(&state, caller.lang, move |tx, now| {
+        orders::return_to_search(tx, now, &staff, id)?;
+        orders::view(tx, id)
+    })
+    .await
+    .map(Json)
+}
+
+/// A cancellation.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CancelRequest {
+    /// Why, 3 to 200 characters.
+    pub reason: String,
+}
+
+/// Cancels the order with a reason; cancelling a cancelled order again changes nothing.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/cancel", tag = "orders", params(("id" = i64, Path, description = "Order id")), request_body = CancelRequest,
+    responses((status = 200, body = OrderView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn post_cancel(State(state): State<AppState>, caller: StaffCaller, PathParam(id): PathParam<OrderId>, Body(input): Body<CancelRequest>) -> Result<Json<OrderView>, ApiError> {
+    let staff = caller.staff;
+    write(&state, caller.lang, move |tx, now| {
+        orders::cancel(tx, now, &staff, id, &input.reason)?;
+        orders::view(tx, id)
+    })
+    .await
+    .map(Json)
+}
+
+/// Starts searching for a DEFERRED order now.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/activate", tag = "orders", params(("id" = i64, Path, description = "Order id")),
+    responses((status = 200, body = OrderView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn post_activate(State(state): State<AppState>, caller: StaffCaller, PathParam(id): PathParam<OrderId>) -> Result<Json<OrderView>, ApiError> {
+    let staff = caller.staff;
+    write(&state, caller.lang, move |tx, now| {
+        orders::activate_deferred(tx, now, &staff, id)?;
+        orders::view(tx, id)
+    })
+    .await
+    .map(Json)
+}
+
+/// The files of an order, for staff of its city or its assigned master.
+#[utoipa::path(get, path = "/api/v1/orders/{id}/attachments", tag = "orders", params(("id" = i64, Path, description = "Order id")),
+    responses((status = 200, body = Vec<Attachment>), (status = 404, body = ErrorBody)))]
+async fn get_attachments(State(state): State<AppState>, caller: Caller, PathParam(id): PathParam<OrderId>) -> Result<Json<Vec<Attachment>>, ApiError> {
+    let principal = caller.principal;
+    read(&state, caller.lang, move |c, _| uploads::list_for(c, &principal, id)).await.map(Json)
+}
+
+/// Downloads one file of an order, for staff of its city or its assigned master.
+#[utoipa::path(get, path = "/api/v1/orders/{id}/attachments/{attachment_id}", tag = "orders",
+    params(("id" = i64, Path, description = "Order id"), ("attachment_id" = i64, Path, description = "Attachment id")),
+    responses((status = 200, description = "The file", content_type = "application/octet-stream"), (status = 404, body = ErrorBody)))]
+async fn get_attachment(State(state): State<AppState>, caller: Caller, PathParam((id, attachment)): PathParam<(OrderId, i64)>) -> Result<Response, ApiError> {
+    let (principal, lang) = (caller.principal, caller.lang);
+    let found = read(&state, lang, move |c, _| uploads::find_for(c, &principal, id, attachment)).await?;
+    let (dir, key) = (state.config.data_dir.clone(), found.storage_key.clone());
+    let bytes = tokio::task::spawn_blocking(move || uploads::read(&dir, &key))
+        .await
+        .expect("file read task panicked")
+        .map_err(|e| ApiError::new(e, lang))?;
+    let disposition = HeaderValue::from_str(&uploads::content_disposition(&found.file_name)).unwrap_or(HeaderValue::from_static("attachment"));
+    let mime = HeaderValue::from_str(&found.mime_type).unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    let headers = [
+        (header::CONTENT_TYPE, mime),
+        (header::CONTENT_DISPOSITION, disposition),
+        (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+        (header::CACHE_CONTROL, HeaderValue::from_static("private, no-store")),
+    ];
+    Ok((headers, bytes).into_response())
+}
+
 /// The routes of this module.
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(post_order)).routes(routes!(get_order))
+    OpenApiRouter::new()
+        .routes(routes!(get_orders, post_order))
+        .routes(routes!(get_search))
+        .routes(routes!(get_order))
+        .routes(routes!(post_guarantee))
+        .routes(routes!(post_auto))
+        .routes(routes!(get_candidates))
+        .routes(routes!(post_offer))
+        .routes(routes!(post_assign))
+        .routes(routes!(post_return))
+        .routes(routes!(post_cancel))
+        .routes(routes!(post_activate))
+        .routes(routes!(get_attachments))
+        .routes(routes!(get_attachment))
 }

@@ -53,7 +53,7 @@ impl TickOptions {
 }
 
 /// An offer sent by the tick.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct SentOffer {
     /// Order.
     pub order_id: OrderId,
@@ -521,7 +521,7 @@ pub fn auto_distribute_now(conn: &Connection, now: DateTime<Utc>, staff: &Staff,
 }
 
 /// One line of the manual candidate list (decisions D-16).
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct ManualCandidate {
     /// Master id.
     pub master_id: MasterId,

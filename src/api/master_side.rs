@@ -1,0 +1,265 @@
+//! The master's side: his live offers (view, accept, decline), his orders (en route, on site, close with the
+//! act), his history and his notifications. Another master's offer or order is always "not found".
+
+use axum::extract::multipart::{Multipart, MultipartError, MultipartRejection};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{ApiError, ErrorBody, MasterCaller, PathParam, QueryParams, read, write};
+use crate::app::AppState;
+use crate::domain::{OfferId, OrderId};
+use crate::error::{Error, invalid};
+use crate::i18n::Lang;
+use crate::master_views::{self, Feed, History, HistoryFilter, MyOrder, OfferCard};
+use crate::offers;
+use crate::queue::PageRequest;
+use crate::uploads;
+use crate::work::{self, MAX_FILE_BYTES};
+
+/// The largest closing request read in full. Above the file limit, so that an oversized act is read to the
+/// end and refused with a JSON answer instead of a broken connection.
+pub const CLOSE_BODY_LIMIT: usize = 32 * 1024 * 1024;
+
+/// The master's live offers ("New"), newest first: where, when and what, never the client.
+#[utoipa::path(get, path = "/api/v1/me/offers", tag = "master", responses((status = 200, body = Vec<OfferCard>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn get_offers(State(state): State<AppState>, caller: MasterCaller) -> Result<Json<Vec<OfferCard>>, ApiError> {
+    let master = caller.id;
+    read(&state, caller.lang, move |c, now| master_views::live_offers(c, now, master)).await.map(Json)
+}
+
+/// Opens one of his offers (it becomes VIEWED); an offer no longer live answers why (409).
+#[utoipa::path(get, path = "/api/v1/me/offers/{id}", tag = "master", params(("id" = i64, Path, description = "Offer id")),
+    responses((status = 200, body = OfferCard), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn get_offer(State(state): State<AppState>, caller: MasterCaller, PathParam(id): PathParam<OfferId>) -> Result<Json<OfferCard>, ApiError> {
+    let master = caller.id;
+    write(&state, caller.lang, move |tx, now| master_views::open_offer(tx, now, master, id)).await.map(Json)
+}
+
+/// Accepts an offer: the order is his (the card now shows the client). Losers get 409 `offer_taken`; also
+/// `offer_expired`, `offer_declined`, `limit_reached`, `master_blocked`.
+#[utoipa::path(post, path = "/api/v1/me/offers/{id}/accept", tag = "master", params(("id" = i64, Path, description = "Offer id")),
+    responses((status = 200, body = MyOrder), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn post_accept(State(state): State<AppState>, caller: MasterCaller, PathParam(id): PathParam<OfferId>) -> Result<Json<MyOrder>, ApiError> {
+    let (master, lang) = (caller.id, caller.lang);
+    let (db, now) = (state.db.clone(), state.clock.now());
+    let accepted = tokio::task::spawn_blocking(move || offers::accept_now(&db, now, master, id))
+        .await
+        .expect("accept task panicked")
+        .map_err(|e| ApiError::new(e, lang))?;
+    read(&state, lang, move |c, _| master_views::my_order(c, master, accepted.order_id)).await.map(Json)
+}
+
+/// Declines one of his live offers.
+#[utoipa::path(post, path = "/api/v1/me/offers/{id}/decline", tag = "master", params(("id" = i64, Path, description = "Offer id")),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn post_decline(State(state): State<AppState>, caller: MasterCaller, PathParam(id): PathParam<OfferId>) -> Result<StatusCode, ApiError> {
+    let master = caller.id;
+    write(&state, caller.lang, move |tx, now| offers::decline(tx, now, master, id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// His active orders (ASSIGNED, EN_ROUTE, WORKING, PAYMENT) with the client, most recently changed first.
+#[utoipa::path(get, path = "/api/v1/me/orders", tag = "master", responses((status = 200, body = Vec<MyOrder>), (status = 401, body = ErrorBody)))]
+async fn get_my_orders(State(state): State<AppState>, caller: MasterCaller) -> Result<Json<Vec<MyOrder>>, ApiError> {
+    let master = caller.id;
+    read(&state, caller.lang, move |c, _| master_views::active_orders(c, master)).await.map(Json)
+}
+
+/// One of his orders.
+#[utoipa::path(get, path = "/api/v1/me/orders/{id}", tag = "master", params(("id" = i64, Path, description = "Order id")),
+    responses((status = 200, body = MyOrder), (status = 404, body = ErrorBody)))]
+async fn get_my_order(State(state): State<AppState>, caller: MasterCaller, PathParam(id): PathParam<OrderId>) -> Result<Json<MyOrder>, ApiError> {
+    let master = caller.id;
+    read(&state, caller.lang, move |c, _| master_views::my_order(c, master, id)).await.map(Json)
+}
+
+/// "On my way": ASSIGNED → EN_ROUTE.
+#[utoipa::path(post, path = "/api/v1/me/orders/{id}/en-route", tag = "master", params(("id" = i64, Path, description = "Order id")),
+    responses((status = 200, body = MyOrder), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn post_en_route(State(state): State<AppState>, caller: MasterCaller, PathParam(id): PathParam<OrderId>) -> Result<Json<MyOrder>, ApiError> {
+    let master = caller.id;
+    write(&state, caller.lang, move |tx, now| {
+        work::en_route(tx, now, master, id)?;
+        master_views::my_order(tx, master, id)
+    })
+    .await
+    .map(Json)
+}
+
+/// "On site": EN_ROUTE → WORKING.
+#[utoipa::path(post, path = "/api/v1/me/orders/{id}/on-site", tag = "master", params(("id" = i64, Path, description = "Order id")),
+    responses((status = 200, body = MyOrder), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn post_on_site(State(state): State<AppState>, caller: MasterCaller, PathParam(id): PathParam<OrderId>) -> Result<Json<MyOrder>, ApiError> {
+    let master = caller.id;
+    write(&state, caller.lang, move |tx, now| {
+        work::on_site(tx, now, master, id)?;
+        master_views::my_order(tx, master, id)
+    })
+    .await
+    .map(Json)
+}
+
+/// The closing form (multipart/form-data).
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // documents the form; the handler reads the fields one by one
+pub struct CloseForm {
+    /// The amount, e.g. `3500` or `4999,99` (normal orders; ignored for guarantee orders).
+    amount: Option<String>,
+    /// The act: one photo (JPEG, PNG, WebP, HEIC) or PDF, up to 10 MiB; the type is read from the content.
+    #[schema(value_type = String, format = Binary)]
+    act: Vec<u8>,
+}
+
+/// The fields of a closing form as read.
+#[derive(Default)]
+struct CloseUpload {
+    amount: Option<String>,
+    act: Option<(String, Vec<u8>)>,
+    acts: usize,
+    too_big: bool,
+}
+
+fn multipart_error(error: &MultipartError, lang: Lang) -> ApiError {
+    if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(invalid("act", "file_size"), lang)
+    } else {
+        ApiError::malformed(lang, error.body_text())
+    }
+}
+
+/// Reads the form to its end, keeping at most one act of at most [`MAX_FILE_BYTES`].
+async fn read_close_form(mut form: Multipart, lang: Lang) -> Result<CloseUpload, ApiError> {
+    let mut upload = CloseUpload::default();
+    while let Some(mut field) = form.next_field().await.map_err(|e| multipart_error(&e, lang))? {
+        match field.name() {
+            Some("amount") => upload.amount = Some(field.text().await.map_err(|e| multipart_error(&e, lang))?),
+            Some("act") => {
+                upload.acts += 1;
+                let keep = upload.acts == 1;
+                let name = field.file_name().unwrap_or_default().to_string();
+                let mut bytes = Vec::new();
+                while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(&e, lang))? {
+                    if !keep || upload.too_big {
+                        continue;
+                    }
+                    if bytes.len() + chunk.len() > MAX_FILE_BYTES as usize {
+                        upload.too_big = true;
+                        bytes = Vec::new();
+                    } else {
+                        bytes.extend_from_slice(&chunk);
+                    }
+                }
+                if keep {
+                    upload.act = Some((name, bytes));
+                }
+            }
+            _ => while field.chunk().await.map_err(|e| multipart_error(&e, lang))?.is_some() {},
+        }
+    }
+    Ok(upload)
+}
+
+/// Closes a WORKING order: a normal one with `amount` and the act (→ PAYMENT, commission created), a
+/// guarantee one with the act only (→ CLOSED).
+#[utoipa::path(post, path = "/api/v1/me/orders/{id}/close", tag = "master", params(("id" = i64, Path, description = "Order id")),
+    request_body(content = CloseForm, content_type = "multipart/form-data"),
+    responses((status = 200, body = MyOrder), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn post_close(
+    State(state): State<AppState>,
+    caller: MasterCaller,
+    PathParam(id): PathParam<OrderId>,
+    form: Result<Multipart, MultipartRejection>,
+) -> Result<Json<MyOrder>, ApiError> {
+    let (master, lang) = (caller.id, caller.lang);
+    let form = form.map_err(|rejection| ApiError::malformed(lang, rejection.body_text()))?;
+    let upload = read_close_form(form, lang).await?;
+    let refuse = |rule: &str| Err(ApiError::new(invalid("act", rule), lang));
+    let Some((name, bytes)) = upload.act else { return refuse("required") };
+    if upload.acts > 1 {
+        return refuse("file_type");
+    }
+    if upload.too_big {
+        return refuse("file_size");
+    }
+    let dir = state.config.data_dir.clone();
+    let stored = tokio::task::spawn_blocking(move || uploads::store(&dir, &bytes, &name))
+        .await
+        .expect("upload task panicked")
+        .map_err(|e| match e {
+            Error::Invalid { rule, .. } => ApiError::new(Error::Invalid { field: "act", rule }, lang),
+            other => ApiError::new(other, lang),
+        })?;
+    let key = stored.storage_key.clone();
+    let amount = upload.amount;
+    let closed = write(&state, lang, move |tx, now| {
+        work::close(tx, now, master, id, amount.as_deref(), &stored)?;
+        master_views::my_order(tx, master, id)
+    })
+    .await;
+    if closed.is_err() {
+        let dir = state.config.data_dir.clone();
+        let _ = tokio::task::spawn_blocking(move || uploads::remove(&dir, &key)).await;
+    }
+    closed.map(Json)
+}
+
+/// The history request.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryQuery {
+    /// `closed`, `canceled` or `all` (default).
+    pub filter: Option<HistoryFilter>,
+    /// Page number, from 1.
+    pub page: Option<i64>,
+    /// Rows per page, 1 to 100 (default 10).
+    pub per_page: Option<i64>,
+}
+
+/// His finished orders with his earnings (count and gross sum of CLOSED orders).
+#[utoipa::path(get, path = "/api/v1/me/history", tag = "master", params(HistoryQuery),
+    responses((status = 200, body = History), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn get_history(State(state): State<AppState>, caller: MasterCaller, QueryParams(query): QueryParams<HistoryQuery>) -> Result<Json<History>, ApiError> {
+    let master = caller.id;
+    let page = PageRequest { page: query.page, per_page: query.per_page };
+    read(&state, caller.lang, move |c, _| master_views::history(c, master, query.filter.unwrap_or_default(), page)).await.map(Json)
+}
+
+/// His notifications, newest first, with the unread count.
+#[utoipa::path(get, path = "/api/v1/me/notifications", tag = "master", params(PageRequest),
+    responses((status = 200, body = Feed), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn get_notifications(State(state): State<AppState>, caller: MasterCaller, QueryParams(page): QueryParams<PageRequest>) -> Result<Json<Feed>, ApiError> {
+    let master = caller.id;
+    read(&state, caller.lang, move |c, _| master_views::notifications(c, master, page)).await.map(Json)
+}
+
+/// Marks one of his notifications read.
+#[utoipa::path(post, path = "/api/v1/me/notifications/{id}/read", tag = "master", params(("id" = i64, Path, description = "Notification id")),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+async fn post_notification_read(State(state): State<AppState>, caller: MasterCaller, PathParam(id): PathParam<i64>) -> Result<StatusCode, ApiError> {
+    let master = caller.id;
+    write(&state, caller.lang, move |tx, now| master_views::mark_read(tx, now, master, id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The routes of this module.
+pub fn routes() -> OpenApiRouter<AppState> {
+    let close = OpenApiRouter::new().routes(routes!(post_close)).layer(DefaultBodyLimit::max(CLOSE_BODY_LIMIT));
+    OpenApiRouter::new()
+        .routes(routes!(get_offers))
+        .routes(routes!(get_offer))
+        .routes(routes!(post_accept))
+        .routes(routes!(post_decline))
+        .routes(routes!(get_my_orders))
+        .routes(routes!(get_my_order))
+        .routes(routes!(post_en_route))
+        .routes(routes!(post_on_site))
+        .routes(routes!(get_history))
+        .routes(routes!(get_notifications))
+        .routes(routes!(post_notification_read))
+        .merge(close)
+}

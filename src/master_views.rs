@@ -1,0 +1,310 @@
+//! What a master sees of his work (distribution.md §8.3, product.md §2.7, §3.6, §7): offer cards without the
+//! client, his orders with the client, his history with earnings, and his notification feed. A master
+//! only ever sees his own offers and orders; anything else is "not found".
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::Value;
+
+use crate::db::{at, ms};
+use crate::domain::{Category, MasterId, OfferId, OfferState, OrderId, OrderStatus, OrderType};
+use crate::error::{Error, Result};
+use crate::offers::{self, Offer};
+use crate::queue::PageRequest;
+use crate::uploads::{self, Attachment};
+
+/// An offer as the master sees it: where, when and what — never the client's name or phone.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct OfferCard {
+    /// Offer id.
+    pub offer_id: OfferId,
+    /// Order id.
+    pub order_id: OrderId,
+    /// SENT or VIEWED while live.
+    pub state: OfferState,
+    /// Sent.
+    pub sent_at: DateTime<Utc>,
+    /// Live until (exclusive).
+    pub expires_at: DateTime<Utc>,
+    /// City.
+    pub city: String,
+    /// The city's time zone.
+    pub timezone: String,
+    /// District.
+    pub district: Option<String>,
+    /// Street.
+    pub street: Option<String>,
+    /// House.
+    pub house: Option<String>,
+    /// Category.
+    pub category: Category,
+    /// What is wrong.
+    pub description: String,
+    /// NORMAL or GUARANTEE.
+    pub order_type: OrderType,
+    /// Visit window start.
+    pub timeslot_start: Option<DateTime<Utc>>,
+    /// Visit window end.
+    pub timeslot_end: Option<DateTime<Utc>>,
+}
+
+fn offer_card(conn: &Connection, offer: &Offer) -> Result<OfferCard> {
+    let time = |v: Option<i64>| v.map(at);
+    Ok(conn
+        .prepare_cached(
+            "SELECT c.name, c.timezone, d.name, s.name, o.house, o.category, o.description, o.type, o.timeslot_start, o.timeslot_end
+             FROM orders o JOIN cities c ON c.id = o.city_id LEFT JOIN districts d ON d.id = o.district_id
+                  LEFT JOIN streets s ON s.id = o.street_id
+             WHERE o.id = ?1",
+        )?
+        .query_row([offer.order_id], |r| {
+            Ok(OfferCard {
+                offer_id: offer.id,
+                order_id: offer.order_id,
+                state: offer.state,
+                sent_at: offer.sent_at,
+                expires_at: offer.expires_at,
+                city: r.get(0)?,
+                timezone: r.get(1)?,
+                district: r.get(2)?,
+                street: r.get(3)?,
+                house: r.get(4)?,
+                category: r.get(5)?,
+                description: r.get(6)?,
+                order_type: r.get(7)?,
+                timeslot_start: time(r.get(8)?),
+                timeslot_end: time(r.get(9)?),
+            })
+        })?)
+}
+
+/// The master's live offers ("New"), newest first, without DEFERRED orders.
+pub fn live_offers(conn: &Connection, now: DateTime<Utc>, master: MasterId) -> Result<Vec<OfferCard>> {
+    offers::live_for_master(conn, now, master)?.iter().map(|offer| offer_card(conn, offer)).collect()
+}
+
+/// The master opens his offer: it becomes VIEWED (decisions D-9); one no longer live answers why.
+pub fn open_offer(conn: &Connection, now: DateTime<Utc>, master: MasterId, offer: OfferId) -> Result<OfferCard> {
+    let offer = offers::view(conn, now, master, offer)?;
+    offer_card(conn, &offer)
+}
+
+/// One of the master's orders, with the client (visible from ASSIGNED on) and the attachments.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct MyOrder {
+    /// Order id.
+    pub id: OrderId,
+    /// Status.
+    pub status: OrderStatus,
+    /// NORMAL or GUARANTEE.
+    pub order_type: OrderType,
+    /// City.
+    pub city: String,
+    /// The city's time zone.
+    pub timezone: String,
+    /// District.
+    pub district: Option<String>,
+    /// Street.
+    pub street: Option<String>,
+    /// House.
+    pub house: Option<String>,
+    /// Apartment.
+    pub apartment: Option<String>,
+    /// Address comment.
+    pub address_comment: Option<String>,
+    /// Client name.
+    pub client_name: String,
+    /// Client phone.
+    pub client_phone: String,
+    /// Category.
+    pub category: Category,
+    /// What is wrong.
+    pub description: String,
+    /// Visit window start.
+    pub timeslot_start: Option<DateTime<Utc>>,
+    /// Visit window end.
+    pub timeslot_end: Option<DateTime<Utc>>,
+    /// Amount entered at closing, kopecks.
+    pub total_sum_kop: i64,
+    /// Why staff cancelled it.
+    pub cancel_reason: Option<String>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+    /// Files of the order (the act, …).
+    pub attachments: Vec<Attachment>,
+}
+
+const MY_ORDER_SELECT: &str = "SELECT o.id, o.status, o.type, c.name, c.timezone, d.name, s.name, o.house, o.apartment,
+        o.address_comment, o.client_name, o.client_phone, o.category, o.description, o.timeslot_start, o.timeslot_end,
+        o.total_sum_kop, o.cancel_reason, o.updated_at
+    FROM orders o JOIN cities c ON c.id = o.city_id LEFT JOIN districts d ON d.id = o.district_id
+         LEFT JOIN streets s ON s.id = o.street_id";
+
+fn my_order_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MyOrder> {
+    let time = |i: usize| r.get::<_, Option<i64>>(i).map(|v| v.map(at));
+    Ok(MyOrder {
+        id: r.get(0)?,
+        status: r.get(1)?,
+        order_type: r.get(2)?,
+        city: r.get(3)?,
+        timezone: r.get(4)?,
+        district: r.get(5)?,
+        street: r.get(6)?,
+        house: r.get(7)?,
+        apartment: r.get(8)?,
+        address_comment: r.get(9)?,
+        client_name: r.get(10)?,
+        client_phone: r.get(11)?,
+        category: r.get(12)?,
+        description: r.get(13)?,
+        timeslot_start: time(14)?,
+        timeslot_end: time(15)?,
+        total_sum_kop: r.get(16)?,
+        cancel_reason: r.get(17)?,
+        updated_at: at(r.get(18)?),
+        attachments: Vec::new(),
+    })
+}
+
+fn with_attachments(conn: &Connection, mut orders: Vec<MyOrder>) -> Result<Vec<MyOrder>> {
+    for order in &mut orders {
+        order.attachments = uploads::of_order(conn, order.id)?;
+    }
+    Ok(orders)
+}
+
+/// One order assigned to the master (active or in his history); any other is "not found".
+pub fn my_order(conn: &Connection, master: MasterId, id: OrderId) -> Result<MyOrder> {
+    let sql = format!("{MY_ORDER_SELECT} WHERE o.id = ?1 AND o.assigned_master_id = ?2");
+    let order = conn.prepare_cached(&sql)?.query_row(params![id, master], my_order_row).optional()?;
+    let order = order.ok_or(Error::NotFound { what: "order" })?;
+    Ok(with_attachments(conn, vec![order])?.remove(0))
+}
+
+/// The master's active orders (ASSIGNED, EN_ROUTE, WORKING, PAYMENT), most recently changed first.
+pub fn active_orders(conn: &Connection, master: MasterId) -> Result<Vec<MyOrder>> {
+    let sql = format!(
+        "{MY_ORDER_SELECT} WHERE o.assigned_master_id = ?1 AND o.status IN ('ASSIGNED', 'EN_ROUTE', 'WORKING', 'PAYMENT')
+         ORDER BY o.updated_at DESC, o.id DESC"
+    );
+    let orders = conn.prepare_cached(&sql)?.query_map([master], my_order_row)?.collect::<rusqlite::Result<_>>()?;
+    with_attachments(conn, orders)
+}
+
+/// Which finished orders the history shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum HistoryFilter {
+    /// CLOSED only.
+    Closed,
+    /// CANCELED only.
+    Canceled,
+    /// Both.
+    #[default]
+    All,
+}
+
+/// A page of the master's history with his earnings.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct History {
+    /// Orders, most recently changed first.
+    pub items: Vec<MyOrder>,
+    /// This page, from 1.
+    pub page: i64,
+    /// Rows per page.
+    pub per_page: i64,
+    /// Orders matching the filter.
+    pub total: i64,
+    /// CLOSED orders, all time.
+    pub completed: i64,
+    /// Sum of their amounts (gross), kopecks.
+    pub earned_kop: i64,
+}
+
+/// The master's finished orders (product.md §3.6): CLOSED and/or CANCELED, newest change first, with the
+/// count and gross sum of CLOSED ones.
+pub fn history(conn: &Connection, master: MasterId, filter: HistoryFilter, page: PageRequest) -> Result<History> {
+    let (page, per_page) = page.resolve()?;
+    let (closed, canceled) = match filter {
+        HistoryFilter::Closed => (true, false),
+        HistoryFilter::Canceled => (false, true),
+        HistoryFilter::All => (true, true),
+    };
+    let matching = "o.assigned_master_id = ?1 AND ((?2 AND o.status = 'CLOSED') OR (?3 AND o.status = 'CANCELED'))";
+    let total: i64 = conn
+        .prepare_cached(&format!("SELECT COUNT(*) FROM orders o WHERE {matching}"))?
+        .query_row(params![master, closed, canceled], |r| r.get(0))?;
+    let sql = format!("{MY_ORDER_SELECT} WHERE {matching} ORDER BY o.updated_at DESC, o.id DESC LIMIT ?4 OFFSET ?5");
+    let items = conn
+        .prepare_cached(&sql)?
+        .query_map(params![master, closed, canceled, per_page, (page - 1) * per_page], my_order_row)?
+        .collect::<rusqlite::Result<_>>()?;
+    let (completed, earned_kop): (i64, i64) = conn
+        .prepare_cached("SELECT COUNT(*), COALESCE(SUM(total_sum_kop), 0) FROM orders WHERE assigned_master_id = ?1 AND status = 'CLOSED'")?
+        .query_row([master], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(History { items: with_attachments(conn, items)?, page, per_page, total, completed, earned_kop })
+}
+
+/// One item of the master's notification feed.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct Notification {
+    /// Id.
+    pub id: i64,
+    /// `new_offer`, `blocked`, …
+    pub event: String,
+    /// The particulars.
+    #[schema(value_type = Object)]
+    pub payload: Value,
+    /// When.
+    pub created_at: DateTime<Utc>,
+    /// When he read it.
+    pub read_at: Option<DateTime<Utc>>,
+}
+
+/// A page of the feed.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct Feed {
+    /// Notifications, newest first.
+    pub items: Vec<Notification>,
+    /// This page, from 1.
+    pub page: i64,
+    /// Rows per page.
+    pub per_page: i64,
+    /// All his notifications.
+    pub total: i64,
+    /// Unread ones.
+    pub unread: i64,
+}
+
+/// The master's notifications, newest first.
+pub fn notifications(conn: &Connection, master: MasterId, page: PageRequest) -> Result<Feed> {
+    let (page, per_page) = page.resolve()?;
+    let (total, unread): (i64, i64) = conn
+        .prepare_cached("SELECT COUNT(*), COUNT(*) - COUNT(read_at) FROM notifications_outbox WHERE master_id = ?1")?
+        .query_row([master], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let items = conn
+        .prepare_cached(
+            "SELECT id, event, payload, created_at, read_at FROM notifications_outbox WHERE master_id = ?1
+             ORDER BY id DESC LIMIT ?2 OFFSET ?3",
+        )?
+        .query_map(params![master, per_page, (page - 1) * per_page], |r| {
+            let payload: String = r.get(2)?;
+            Ok(Notification {
+                id: r.get(0)?,
+                event: r.get(1)?,
+                payload: serde_json::from_str(&payload).unwrap_or(Value::Null),
+                created_at: at(r.get(3)?),
+                read_at: r.get::<_, Option<i64>>(4)?.map(at),
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(Feed { items, page, per_page, total, unread })
+}
+
+/// Marks one of his notifications read (again: unchanged); another master's is "not found".
+pub fn mark_read(conn: &Connection, now: DateTime<Utc>, master: MasterId, id: i64) -> Result<()> {
+    let changed = conn
+        .prepare_cached("UPDATE notifications_outbox SET read_at = COALESCE(read_at, ?3) WHERE id = ?1 AND master_id = ?2")?
+        .execute(params![id, master, ms(now)])?;
+    if changed == 0 { Err(Error::NotFound { what: "notification" }) } else { Ok(()) }
+}

@@ -1,0 +1,256 @@
+//! Uploaded files (decisions §B.15, §C "Files"): the type is read from the content, never from the name;
+//! files live under `<data_dir>/files/` named by a random key; a download is served only to who may see
+//! the owning order — staff of its city, or its assigned master.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::auth::Principal;
+use crate::db::at;
+use crate::domain::OrderId;
+use crate::error::{Error, Result, invalid};
+use crate::orders;
+use crate::work::{FILE_TYPES, MAX_FILE_BYTES, StoredFile};
+
+/// The directory under the data directory that holds the files.
+pub const FILES_DIR: &str = "files";
+/// Longest kept original file name, characters.
+const MAX_NAME_CHARS: usize = 200;
+
+/// The accepted type of `bytes` judged by their content (JPEG, PNG, WebP, HEIC or PDF), or `None`.
+pub fn detect(bytes: &[u8]) -> Option<&'static str> {
+    let kind = infer::get(bytes)?;
+    let mime = match kind.mime_type() {
+        // `infer` names HEIC files by their container format.
+        "image/heif" => "image/heic",
+        other => other,
+    };
+    FILE_TYPES.iter().copied().find(|t| *t == mime)
+}
+
+/// The original name as kept: its last path component, without control characters, at most 200 characters.
+pub fn clean_name(original: &str) -> String {
+    let base = original.rsplit(['/', '\\']).next().unwrap_or_default();
+    let name: String = base.chars().filter(|c| !c.is_control()).take(MAX_NAME_CHARS).collect();
+    let name = name.trim();
+    if name.is_empty() || name == "." || name == ".." { "file".into() } else { name.to_string() }
+}
+
+fn random_key() -> String {
+    let bytes: [u8; 16] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn valid_key(key: &str) -> bool {
+    key.len() == 32 && key.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Where the file with `key` lives; `None` for a key that is not one of ours.
+pub fn path_of(data_dir: &Path, key: &str) -> Option<PathBuf> {
+    valid_key(key).then(|| data_dir.join(FILES_DIR).join(key))
+}
+
+/// Checks and stores an upload: 1 byte to 10 MiB, an image (JPEG/PNG/WebP/HEIC) or a PDF by content.
+/// Refusals name the field `file`. Blocking file I/O.
+pub fn store(data_dir: &Path, bytes: &[u8], original_name: &str) -> Result<StoredFile> {
+    let size = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
+    if !(1..=MAX_FILE_BYTES).contains(&size) {
+        return Err(invalid("file", "file_size"));
+    }
+    let mime_type = detect(bytes).ok_or_else(|| invalid("file", "file_type"))?;
+    let dir = data_dir.join(FILES_DIR);
+    std::fs::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
+    let storage_key = random_key();
+    let target = dir.join(&storage_key);
+    let partial = dir.join(format!("{storage_key}.part"));
+    let written = std::fs::File::create_new(&partial)
+        .and_then(|mut file| {
+            file.write_all(bytes)?;
+            file.sync_all()
+        })
+        .and_then(|()| std::fs::rename(&partial, &target));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&partial);
+        return Err(io_error(&target, e));
+    }
+    Ok(StoredFile { storage_key, file_name: clean_name(original_name), mime_type: mime_type.into(), size })
+}
+
+/// Deletes a stored file (an upload whose transaction was refused); a missing file is fine.
+pub fn remove(data_dir: &Path, key: &str) {
+    if let Some(path) = path_of(data_dir, key)
+        && let Err(error) = std::fs::remove_file(&path)
+        && error.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!(%error, key, "could not remove an unused upload");
+    }
+}
+
+/// The bytes of a stored file; "not found" when it is missing on disk (logged: the data directory and the
+/// database disagree).
+pub fn read(data_dir: &Path, key: &str) -> Result<Vec<u8>> {
+    let path = path_of(data_dir, key).ok_or(Error::NotFound { what: "attachment" })?;
+    std::fs::read(&path).map_err(|error| {
+        tracing::error!(%error, key, "stored file missing");
+        Error::NotFound { what: "attachment" }
+    })
+}
+
+/// A file that could not be written: a storage failure (500, cause logged), never the caller's fault.
+fn io_error(path: &Path, source: std::io::Error) -> Error {
+    Error::Db(crate::db::DbError::Create { path: path.to_path_buf(), source })
+}
+
+/// An attachment of an order.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct Attachment {
+    /// Id.
+    pub id: i64,
+    /// The order it belongs to.
+    pub order_id: OrderId,
+    /// PHOTO or DOCUMENT.
+    pub file_type: String,
+    /// The original name.
+    pub file_name: String,
+    /// The type detected at upload.
+    pub mime_type: String,
+    /// Size in bytes.
+    pub size: i64,
+    /// `act`, `check`, `order_file` …
+    pub document_type: Option<String>,
+    /// Uploaded.
+    pub created_at: DateTime<Utc>,
+    /// Storage key (never shown).
+    #[serde(skip)]
+    pub storage_key: String,
+}
+
+const ATTACHMENT_COLUMNS: &str =
+    "id, entity_id, file_type, file_name, mime_type, size, document_type, created_at, storage_key";
+
+fn attachment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Attachment> {
+    Ok(Attachment {
+        id: r.get(0)?,
+        order_id: r.get(1)?,
+        file_type: r.get(2)?,
+        file_name: r.get(3)?,
+        mime_type: r.get(4)?,
+        size: r.get(5)?,
+        document_type: r.get(6)?,
+        created_at: at(r.get(7)?),
+        storage_key: r.get(8)?,
+    })
+}
+
+/// The attachments of an order, oldest first (no access check: callers check the order first).
+pub fn of_order(conn: &Connection, order: OrderId) -> Result<Vec<Attachment>> {
+    let sql = format!("SELECT {ATTACHMENT_COLUMNS} FROM attachments WHERE entity_type = 'ORDER' AND entity_id = ?1 ORDER BY id");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map([order], attachment_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Refuses, as "not found", a caller who may not see the order: staff outside its city, a master it is not
+/// assigned to.
+pub fn check_order_access(conn: &Connection, caller: &Principal, order: OrderId) -> Result<()> {
+    match caller {
+        Principal::Staff(staff) => orders::load_for_staff(conn, staff, order).map(|_| ()),
+        Principal::Master(master) => orders::load(conn, order)?
+            .filter(|o| o.assigned_master_id == Some(master.id))
+            .map(|_| ())
+            .ok_or(Error::NotFound { what: "order" }),
+    }
+}
+
+/// The attachments of an order the caller may see.
+pub fn list_for(conn: &Connection, caller: &Principal, order: OrderId) -> Result<Vec<Attachment>> {
+    check_order_access(conn, caller, order)?;
+    of_order(conn, order)
+}
+
+/// One attachment of an order the caller may see.
+pub fn find_for(conn: &Connection, caller: &Principal, order: OrderId, attachment: i64) -> Result<Attachment> {
+    check_order_access(conn, caller, order)?;
+    let sql = format!(
+        "SELECT {ATTACHMENT_COLUMNS} FROM attachments WHERE id = ?1 AND entity_type = 'ORDER' AND entity_id = ?2"
+    );
+    conn.prepare_cached(&sql)?
+        .query_row(params![attachment, order], attachment_row)
+        .optional()?
+        .ok_or(Error::NotFound { what: "attachment" })
+}
+
+/// `Content-Disposition` for a download: always `attachment`, an ASCII fallback name and the real one as
+/// RFC 5987 `filename*=UTF-8''…`.
+pub fn content_disposition(file_name: &str) -> String {
+    let fallback: String = file_name
+        .chars()
+        .map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' })
+        .collect();
+    let mut encoded = String::with_capacity(file_name.len() * 3);
+    for b in file_name.bytes() {
+        if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
+            encoded.push(b as char);
+        } else {
+            encoded.push_str(&format!("%{b:02X}"));
+        }
+    }
+    format!("attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 1×1 PNG.
+    const PNG: &[u8] = &[
+        0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00,
+        0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4, 0x89,
+    ];
+
+    #[test]
+    fn the_type_comes_from_the_content() {
+        assert_eq!(detect(PNG), Some("image/png"));
+        assert_eq!(detect(&[0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10, b'J', b'F', b'I', b'F', 0]), Some("image/jpeg"));
+        assert_eq!(detect(b"%PDF-1.7\n%\xE2\xE3\xCF\xD3\n"), Some("application/pdf"));
+        assert_eq!(detect(b"RIFF\x1a\0\0\0WEBPVP8 "), Some("image/webp"));
+        assert_eq!(detect(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic"), Some("image/heic"));
+        assert_eq!(detect(b"just text, named act.jpg"), None);
+        assert_eq!(detect(b"GIF89a\x01\0\x01\0"), None);
+        assert_eq!(detect(b""), None);
+    }
+
+    #[test]
+    fn store_checks_size_and_type_and_keeps_a_clean_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let stored = store(dir.path(), PNG, "../../etc/акт 1.png").unwrap();
+        assert_eq!(stored.mime_type, "image/png");
+        assert_eq!(stored.file_name, "акт 1.png");
+        assert_eq!(stored.size, PNG.len() as i64);
+        assert_eq!(read(dir.path(), &stored.storage_key).unwrap(), PNG);
+        remove(dir.path(), &stored.storage_key);
+        assert_eq!(read(dir.path(), &stored.storage_key).unwrap_err().code(), "not_found");
+
+        let text = store(dir.path(), b"hello", "act.jpg").unwrap_err();
+        assert!(matches!(text, Error::Invalid { field: "file", ref rule } if rule == "file_type"));
+        let empty = store(dir.path(), b"", "act.png").unwrap_err();
+        assert!(matches!(empty, Error::Invalid { field: "file", ref rule } if rule == "file_size"));
+        let mut big = PNG.to_vec();
+        big.resize(MAX_FILE_BYTES as usize + 1, 0);
+        let big = store(dir.path(), &big, "big.png").unwrap_err();
+        assert!(matches!(big, Error::Invalid { field: "file", ref rule } if rule == "file_size"));
+        assert!(read(dir.path(), "../fieldservice.db").is_err());
+    }
+
+    #[test]
+    fn disposition_is_an_attachment_with_an_encoded_name() {
+        assert_eq!(
+            content_disposition("акт 1.pdf"),
+            "attachment; filename=\"___ 1.pdf\"; filename*=UTF-8''%D0%B0%D0%BA%D1%82%201.pdf"
+        );
+        assert_eq!(content_disposition("a\"b.png"), "attachment; filename=\"a_b.png\"; filename*=UTF-8''a%22b.png");
+    }
+}
