@@ -57,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         .route("/static/style.css", get(get_style))
         .route("/api/openapi.json", get(move || async move { Json(openapi.as_ref().clone()) }))
         .merge(api)
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::api::guard::enforce))
         .fallback(not_found)
         .with_state(state)
         .layer(tower_http::compression::CompressionLayer::new())

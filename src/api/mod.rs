@@ -2,6 +2,7 @@
 //! Handlers are thin: extract → authorise → one rules call on a blocking thread → JSON.
 
 pub mod auth;
+pub mod guard;
 pub mod masters;
 pub mod master_side;
 pub mod orders;
@@ -160,10 +161,17 @@ pub struct Caller {
     pub lang: Lang,
 }
 
+/// The caller as resolved by [`guard::enforce`], so that handlers do not resolve him again.
+#[derive(Clone)]
+pub(crate) struct Resolved(pub(crate) Principal, pub(crate) Lang);
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if let Some(Resolved(principal, lang)) = parts.extensions.get::<Resolved>() {
+            return Ok(Self { principal: principal.clone(), lang: *lang });
+        }
         let lang = lang_of(&parts.headers, state.config.language);
         let now = state.clock.now();
         let fail = |e| ApiError::new(e, lang);

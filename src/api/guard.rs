@@ -1,0 +1,118 @@
+//! The one place where every API route's role and city scope are enforced, before any handler parses its
+//! input: a caller who may not use a route is refused (401/403), and city-scoped staff asking for an
+//! order, a master or a city outside their cities get 404, so ids cannot be probed. The rules functions
+//! check the same again for their own callers.
+
+use axum::extract::{FromRequestParts, MatchedPath, RawPathParams, Request, State};
+use axum::http::Method;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use rusqlite::OptionalExtension;
+
+use super::{ApiError, Caller};
+use crate::app::AppState;
+use crate::auth::Principal;
+use crate::domain::StaffRole;
+use crate::error::Error;
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    /// Anyone, signed in or not (logins, sign-up).
+    Public,
+    /// Any signed-in staff member or master.
+    SignedIn,
+    /// Any staff member.
+    Staff,
+    /// Global and city admins.
+    Admins,
+    /// Global admins only.
+    GlobalAdmin,
+    /// Masters only (`/me/…`).
+    Master,
+}
+
+/// The policy of a route, by method and path template. Unknown routes default to the strictest useful
+/// answer for their prefix, so a new route is never open by accident.
+pub fn policy(method: &Method, template: &str) -> Policy {
+    let path = template.trim_start_matches("/api/v1");
+    let post = method == Method::POST;
+    match path {
+        "/auth/staff/login" | "/auth/master/login" | "/masters/register" | "/invites/inspect" if post => Policy::Public,
+        "/auth/logout" | "/auth/me" | "/cities" => Policy::SignedIn,
+        "/cities/{id}/districts" if !post => Policy::SignedIn,
+        "/orders/{id}/attachments" | "/orders/{id}/attachments/{attachment_id}" => Policy::SignedIn,
+        "/cities/{id}/districts" | "/cities/{id}/streets" if post => Policy::Admins,
+        "/invites" | "/invites/{id}/revoke" => Policy::Admins,
+        p if p.starts_with("/settings") || p.starts_with("/staff") => Policy::GlobalAdmin,
+        p if p.starts_with("/masters/{id}") && method != Method::GET => Policy::Admins,
+        p if p.starts_with("/me/") || p == "/me" => Policy::Master,
+        _ => Policy::Staff,
+    }
+}
+
+fn allows(policy: Policy, principal: &Principal) -> bool {
+    match (policy, principal) {
+        (Policy::Public | Policy::SignedIn, _) => true,
+        (Policy::Master, Principal::Master(_)) => true,
+        (Policy::Staff, Principal::Staff(_)) => true,
+        (Policy::Admins, Principal::Staff(s)) => matches!(s.role, StaffRole::GlobalAdmin | StaffRole::CityAdmin),
+        (Policy::GlobalAdmin, Principal::Staff(s)) => s.role == StaffRole::GlobalAdmin,
+        _ => false,
+    }
+}
+
+/// The city of the object a scoped route names: an order, a master or a city. `None` when the route
+/// names none or the id does not parse (the handler answers that with 400).
+fn scoped_city(state: &AppState, template: &str, params: &RawPathParams) -> Option<Result<Option<i64>, Error>> {
+    let path = template.trim_start_matches("/api/v1");
+    let id: i64 = params.iter().find(|(name, _)| *name == "id")?.1.parse().ok()?;
+    let sql = if path.starts_with("/orders/{id}") {
+        "SELECT city_id FROM orders WHERE id = ?1"
+    } else if path.starts_with("/masters/{id}") {
+        "SELECT city_id FROM masters WHERE id = ?1"
+    } else if path.starts_with("/cities/{id}") {
+        "SELECT id FROM cities WHERE id = ?1"
+    } else {
+        return None;
+    };
+    Some(state.db.read(|c| c.query_row(sql, [id], |r| r.get::<_, Option<i64>>(0)).optional().map(Option::flatten).map_err(Error::from)))
+}
+
+/// Middleware: resolves the caller once (handlers reuse it), enforces the route's policy and the staff
+/// member's city scope.
+pub async fn enforce(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let Some(template) = request.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string()) else {
+        return next.run(request).await;
+    };
+    if !template.starts_with("/api/v1/") {
+        return next.run(request).await;
+    }
+    let policy = policy(request.method(), &template);
+    if policy == Policy::Public {
+        return next.run(request).await;
+    }
+    let (mut parts, body) = request.into_parts();
+    let caller = match Caller::from_request_parts(&mut parts, &state).await {
+        Ok(caller) => caller,
+        Err(refusal) => return refusal.into_response(),
+    };
+    if !allows(policy, &caller.principal) {
+        return ApiError::new(Error::Forbidden, caller.lang).into_response();
+    }
+    if let Principal::Staff(staff) = &caller.principal {
+        let params = RawPathParams::from_request_parts(&mut parts, &state).await;
+        if let Ok(params) = params {
+            let lookup_state = state.clone();
+            let lookup = tokio::task::spawn_blocking(move || scoped_city(&lookup_state, &template, &params)).await.ok().flatten();
+            match lookup {
+                Some(Ok(Some(city))) if staff.sees(city) => {}
+                Some(Ok(_)) => return ApiError::new(Error::NotFound { what: "object" }, caller.lang).into_response(),
+                Some(Err(e)) => return ApiError::new(e, caller.lang).into_response(),
+                None => {}
+            }
+        }
+    }
+    parts.extensions.insert(super::Resolved(caller.principal, caller.lang));
+    next.run(Request::from_parts(parts, body)).await
+}
