@@ -199,7 +199,7 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-/// A signed-in staff member (any role); a master is refused as "not found" would leak nothing, so he gets 403.
+/// A signed-in staff member (any role); a master is refused with 403.
 pub struct StaffCaller {
     /// The staff member.
     pub staff: Staff,
