@@ -174,7 +174,13 @@ fn serve(config: Config, with_demo: bool) -> Result<ExitCode, String> {
             println!("{} already has data; serving it as it is", config.database.display());
         }
     }
-    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    // Database work runs on blocking threads; more of them than the read pool has connections only adds
+    // thread switches when a thousand masters press "accept" at once.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(16)
+        .build()
+        .map_err(|e| e.to_string())?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(config.listen).await.map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);

@@ -253,12 +253,19 @@ pub fn list(conn: &Connection, staff: &Staff, filter: &QueueFilter) -> Result<Qu
     let (page, per_page) = PageRequest { page: filter.page, per_page: filter.per_page }.resolve()?;
     let w = filter_clauses(conn, staff, filter)?;
     let count_sql = format!("SELECT COUNT(*) FROM orders o JOIN cities c ON c.id = o.city_id{}", w.sql());
-    let total: i64 = conn.prepare(&count_sql)?.query_row(rusqlite::params_from_iter(&w.values), |r| r.get(0))?;
-    let sql = format!("{ROW_SELECT}{} ORDER BY o.created_at DESC, o.id DESC LIMIT ? OFFSET ?", w.sql());
+    let total: i64 = conn.prepare_cached(&count_sql)?.query_row(rusqlite::params_from_iter(&w.values), |r| r.get(0))?;
+    // The page's ids first, then the joins for those rows only: joining every match before the sort
+    // made the list's cost grow with the whole queue.
+    let sql = format!(
+        "{ROW_SELECT} WHERE o.id IN (SELECT o.id FROM orders o JOIN cities c ON c.id = o.city_id{}
+             ORDER BY o.created_at DESC, o.id DESC LIMIT ? OFFSET ?)
+         ORDER BY o.created_at DESC, o.id DESC",
+        w.sql()
+    );
     let mut values = w.values;
     values.push(SqlValue::Integer(per_page));
     values.push(SqlValue::Integer((page - 1) * per_page));
-    let items = conn.prepare(&sql)?.query_map(rusqlite::params_from_iter(&values), queue_row)?.collect::<rusqlite::Result<_>>()?;
+    let items = conn.prepare_cached(&sql)?.query_map(rusqlite::params_from_iter(&values), queue_row)?.collect::<rusqlite::Result<_>>()?;
     Ok(QueuePage { items, page, per_page, total })
 }
 
