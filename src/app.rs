@@ -61,7 +61,13 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .with_state(state)
         .layer(tower_http::compression::CompressionLayer::new())
-        .layer(tower_http::trace::TraceLayer::new_for_http());
+        // One line per request at info: method, path, status, latency — never headers or bodies, so no
+        // cookie, token or password reaches the log.
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http()
+                .make_span_with(tower_http::trace::DefaultMakeSpan::new().level(tracing::Level::INFO))
+                .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO)),
+        );
     for (name, value) in SECURITY_HEADERS {
         app = app.layer(tower_http::set_header::SetResponseHeaderLayer::if_not_present(
             header::HeaderName::from_static(name),
