@@ -47,11 +47,15 @@ async fn get_offer(State(state): State<AppState>, caller: MasterCaller, PathPara
 async fn post_accept(State(state): State<AppState>, caller: MasterCaller, PathParam(id): PathParam<OfferId>) -> Result<Json<MyOrder>, ApiError> {
     let (master, lang) = (caller.id, caller.lang);
     let (db, now) = (state.db.clone(), state.clock.now());
-    let accepted = tokio::task::spawn_blocking(move || offers::accept_now(&db, now, master, id))
-        .await
-        .expect("accept task panicked")
-        .map_err(|e| ApiError::new(e, lang))?;
-    read(&state, lang, move |c, _| master_views::my_order(c, master, accepted.order_id)).await.map(Json)
+    // The won order is read on the same blocking thread: one hand-off per accept.
+    let order = tokio::task::spawn_blocking(move || {
+        let accepted = offers::accept_now(&db, now, master, id)?;
+        db.read(|c| master_views::my_order(c, master, accepted.order_id))
+    })
+    .await
+    .expect("accept task panicked")
+    .map_err(|e| ApiError::new(e, lang))?;
+    Ok(Json(order))
 }
 
 /// Declines one of his live offers.
