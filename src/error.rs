@@ -61,6 +61,9 @@ pub enum Error {
     /// The order is DEFERRED: staff must confirm distributing it now.
     #[error("order is deferred; confirmation needed")]
     DeferredNeedsConfirmation,
+    /// ASAP chosen too late in the day: staff must confirm tomorrow 10:00–13:00, DEFERRED (product.md §2.5).
+    #[error("too late for ASAP; confirmation needed")]
+    LateAsap,
     /// The master already holds an open or accepted offer for this order.
     #[error("offer already exists")]
     OfferConflict,
@@ -140,6 +143,7 @@ impl Error {
             Error::MasterNotEligible { .. } => "master_not_eligible",
             Error::NeedsConfirmation { .. } => "needs_confirmation",
             Error::DeferredNeedsConfirmation => "deferred_needs_confirmation",
+            Error::LateAsap => "late_asap",
             Error::OfferConflict => "offer_conflict",
             Error::NoDistrict => "no_district",
             Error::RoundsExhausted { .. } => "rounds_exhausted",

@@ -34,6 +34,7 @@ pub mod queue;
 pub mod reference;
 pub mod settings;
 pub mod signup;
+pub mod slots;
 pub mod staff;
 pub mod uploads;
 pub mod work;

@@ -40,7 +40,7 @@ pub fn audit(conn: &Connection, now: DateTime<Utc>, staff: &Staff, master: Optio
 }
 
 /// Whether `staff` may see a master of `city`; a master without a city only for a global admin.
-fn visible(staff: &Staff, city: Option<CityId>) -> bool {
+pub(crate) fn visible(staff: &Staff, city: Option<CityId>) -> bool {
     staff.role == StaffRole::GlobalAdmin || city.is_some_and(|c| staff.sees(c))
 }
 

@@ -14,6 +14,7 @@ use crate::events;
 use crate::metrics;
 use crate::phone;
 use crate::settings::Settings;
+use crate::slots;
 use crate::staff::Staff;
 
 /// An order as the rules need it.
@@ -271,6 +272,11 @@ pub struct NewOrder {
     /// Staff accepted "too late for ASAP, tomorrow morning": the order waits, DEFERRED.
     #[serde(default)]
     pub defer: bool,
+    /// A slot code from `GET /cities/{id}/slots` (`ASAP`, `TODAY:16-19`, `TOM:10-13` …) instead of `timeslot`.
+    pub slot: Option<String>,
+    /// Staff confirmed that a late ASAP becomes tomorrow 10:00–13:00, DEFERRED.
+    #[serde(default)]
+    pub confirm_late: bool,
 }
 
 /// A visit window.
@@ -309,7 +315,8 @@ fn check_len(field: &'static str, value: &str, min: usize, max: usize) -> Result
 }
 
 /// Creates an order (distribution.md §3.2 S1/S2, decisions D-13): SEARCHING inside the city's working hours,
-/// otherwise DEFERRED until the next workday start.
+/// otherwise DEFERRED until its slot or the next workday start. A slot code is resolved by [`slots::resolve`]
+/// (product.md §2.5); a late ASAP confirmed by staff also waits, DEFERRED, for tomorrow morning.
 pub fn create(conn: &Connection, now: DateTime<Utc>, staff: &Staff, input: &NewOrder) -> Result<Created> {
     if !staff.sees(input.city_id) {
         return Err(Error::NotFound { what: "city" });
@@ -373,6 +380,12 @@ pub fn create(conn: &Connection, now: DateTime<Utc>, staff: &Staff, input: &NewO
     if !description.is_empty() {
         check_len("description", description, 10, 500)?;
     }
+    let settings = Settings::load(conn)?;
+    let chosen = match (&input.slot, input.timeslot) {
+        (Some(_), Some(_)) => return Err(invalid("slot", "slot_or_timeslot")),
+        (Some(code), None) => Some(slots::resolve(code, tz, now, &settings, input.confirm_late)?),
+        (None, _) => None,
+    };
     if let Some(Slot { start, end }) = input.timeslot {
         if start >= end {
             return Err(invalid("timeslot", "order"));
@@ -381,13 +394,21 @@ pub fn create(conn: &Connection, now: DateTime<Utc>, staff: &Staff, input: &NewO
             return Err(invalid("timeslot", "past"));
         }
     }
-    let settings = Settings::load(conn)?;
     let hours = settings.working_hours();
+    let timeslot = chosen.map(|c| c.slot).or(input.timeslot);
+    let late_asap = chosen.is_some_and(|c| c.defer);
     // A deferred order wakes at its slot start, or without a slot at the next workday start (§10.4, D-14).
-    let wake_at = input.timeslot.map_or_else(|| hours.next_start(tz, now), |slot| slot.start);
-    let deferred_until = (input.defer || !hours.is_open(tz, now)).then_some(wake_at);
+    let wake_at = timeslot.map_or_else(|| hours.next_start(tz, now), |slot| slot.start);
+    let deferred_reason = if !hours.is_open(tz, now) {
+        Some("outside_working_hours")
+    } else if late_asap {
+        Some("late_asap")
+    } else {
+        input.defer.then_some("staff_deferred")
+    };
+    let deferred_until = deferred_reason.map(|_| wake_at);
     let status = if deferred_until.is_some() { OrderStatus::Deferred } else { OrderStatus::Searching };
-    let (slot_start, slot_end) = input.timeslot.map_or((None, None), |slot| (Some(ms(slot.start)), Some(ms(slot.end))));
+    let (slot_start, slot_end) = timeslot.map_or((None, None), |slot| (Some(ms(slot.start)), Some(ms(slot.end))));
     conn.execute(
         "INSERT INTO orders (city_id, district_id, no_district, street_id, house, apartment, address_comment,
              client_name, client_phone, category, description, status, type, timeslot_start, timeslot_end,
@@ -414,8 +435,8 @@ pub fn create(conn: &Connection, now: DateTime<Utc>, staff: &Staff, input: &NewO
         ],
     )?;
     let id = conn.last_insert_rowid();
-    let context = match deferred_until {
-        Some(until) => json!({"staff_id": staff.id, "initial_status": status, "deferred_reason": "outside_working_hours", "deferred_until": until}),
+    let context = match deferred_reason {
+        Some(reason) => json!({"staff_id": staff.id, "initial_status": status, "deferred_reason": reason, "deferred_until": wake_at}),
         None => json!({"staff_id": staff.id, "initial_status": status}),
     };
     record_history(conn, now, id, None, status, "created_by_staff", Actor::Staff(staff.id), &context)?;

@@ -1,6 +1,7 @@
 //! Uploaded files (decisions §B.15, §C "Files"): the type is read from the content, never from the name;
 //! files live under `<data_dir>/files/` named by a random key; a download is served only to who may see
-//! the owning order — staff of its city, or its assigned master.
+//! the owning order — staff of its city, or its assigned master — or, for a master's questionnaire
+//! documents (product.md §3.2 steps 11–12, §3.3), to staff of his city and to the master himself.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -9,10 +10,12 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::auth::Principal;
-use crate::db::at;
-use crate::domain::OrderId;
+use crate::db::{at, ms};
+use crate::domain::{CityId, MasterId, OrderId};
 use crate::error::{Error, Result, invalid};
+use crate::moderation::{self, MasterDocument};
 use crate::orders;
+use crate::staff::Staff;
 use crate::work::{FILE_TYPES, MAX_FILE_BYTES, StoredFile};
 
 /// The directory under the data directory that holds the files.
@@ -183,6 +186,123 @@ pub fn find_for(conn: &Connection, caller: &Principal, order: OrderId, attachmen
         .ok_or(Error::NotFound { what: "attachment" })
 }
 
+// --- a master's questionnaire documents ---------------------------------------------------------------------
+
+/// The kind of a master's document (`attachments.document_type` with entity MASTER).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DocumentKind {
+    /// The passport: a photo or a PDF (product.md §3.2 step 11).
+    Passport,
+    /// A selfie with the passport: a photo only (step 12).
+    Selfie,
+}
+
+impl DocumentKind {
+    /// Parses `passport` or `selfie`; anything else is refused on the field `kind`.
+    pub fn parse(raw: &str) -> Result<Self> {
+        match raw.trim() {
+            "passport" => Ok(Self::Passport),
+            "selfie" => Ok(Self::Selfie),
+            "" => Err(invalid("kind", "required")),
+            _ => Err(invalid("kind", "document_kind")),
+        }
+    }
+
+    /// The stored `document_type`, also the field a refusal names.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Passport => "passport",
+            Self::Selfie => "selfie",
+        }
+    }
+}
+
+/// A stored master document and the files it replaced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttachedDocument {
+    /// The new document.
+    pub document: MasterDocument,
+    /// Storage keys of the documents of the same kind it replaced, whose files the caller removes once the
+    /// transaction is committed.
+    pub replaced: Vec<String>,
+}
+
+/// Attaches an already stored file as the master's passport (photo or PDF) or selfie (photo only),
+/// replacing an earlier one of the same kind. Any moderation state may upload (a PENDING master after
+/// sign-up, a REJECTED one fixing his documents); a deleted master is refused.
+pub fn attach_master_document(conn: &Connection, now: DateTime<Utc>, master: MasterId, kind: DocumentKind, file: &StoredFile) -> Result<AttachedDocument> {
+    let deleted: Option<bool> =
+        conn.query_row("SELECT is_deleted FROM masters WHERE id = ?1", [master], |r| r.get(0)).optional()?;
+    match deleted {
+        None => return Err(Error::NotFound { what: "master" }),
+        Some(true) => return Err(Error::StateConflict { why: "master_deleted" }),
+        Some(false) => {}
+    }
+    let field = kind.as_str();
+    if !FILE_TYPES.contains(&file.mime_type.as_str()) {
+        return Err(invalid(field, "file_type"));
+    }
+    let pdf = file.mime_type == "application/pdf";
+    if kind == DocumentKind::Selfie && pdf {
+        return Err(invalid(field, "photo_type"));
+    }
+    if !(1..=MAX_FILE_BYTES).contains(&file.size) {
+        return Err(invalid(field, "file_size"));
+    }
+    let replaced: Vec<String> = conn
+        .prepare_cached("SELECT storage_key FROM attachments WHERE entity_type = 'MASTER' AND entity_id = ?1 AND document_type = ?2")?
+        .query_map(params![master, field], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    conn.execute("DELETE FROM attachments WHERE entity_type = 'MASTER' AND entity_id = ?1 AND document_type = ?2", params![master, field])?;
+    conn.execute(
+        "INSERT INTO attachments (entity_type, entity_id, file_type, storage_key, file_name, mime_type, size, document_type,
+             uploaded_by_master_id, created_at)
+         VALUES ('MASTER', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?1, ?8)",
+        params![master, if pdf { "DOCUMENT" } else { "PHOTO" }, file.storage_key, file.file_name, file.mime_type, file.size, field, ms(now)],
+    )?;
+    let document = MasterDocument {
+        id: conn.last_insert_rowid(),
+        document_type: Some(field.to_string()),
+        file_name: file.file_name.clone(),
+        mime_type: file.mime_type.clone(),
+        size: file.size,
+        created_at: at(ms(now)),
+    };
+    Ok(AttachedDocument { document, replaced })
+}
+
+/// A master document found for a download.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DocumentFile {
+    /// The original name.
+    pub file_name: String,
+    /// The type detected at upload.
+    pub mime_type: String,
+    /// Where it is stored.
+    pub storage_key: String,
+}
+
+/// One document of a master (no access check: the master's own route passes his id).
+pub fn master_document(conn: &Connection, master: MasterId, attachment: i64) -> Result<DocumentFile> {
+    conn.prepare_cached(
+        "SELECT file_name, mime_type, storage_key FROM attachments WHERE id = ?1 AND entity_type = 'MASTER' AND entity_id = ?2",
+    )?
+    .query_row(params![attachment, master], |r| Ok(DocumentFile { file_name: r.get(0)?, mime_type: r.get(1)?, storage_key: r.get(2)? }))
+    .optional()?
+    .ok_or(Error::NotFound { what: "attachment" })
+}
+
+/// One document of a master, for staff of his city (any role: a logist views them too); a master outside
+/// the caller's cities is "not found".
+pub fn master_document_for_staff(conn: &Connection, staff: &Staff, master: MasterId, attachment: i64) -> Result<DocumentFile> {
+    let city: Option<Option<CityId>> = conn.query_row("SELECT city_id FROM masters WHERE id = ?1", [master], |r| r.get(0)).optional()?;
+    if !city.is_some_and(|city| moderation::visible(staff, city)) {
+        return Err(Error::NotFound { what: "master" });
+    }
+    master_document(conn, master, attachment)
+}
+
 /// `Content-Disposition` for a download: always `attachment`, an ASCII fallback name and the real one as
 /// RFC 5987 `filename*=UTF-8''…`.
 pub fn content_disposition(file_name: &str) -> String {
@@ -243,6 +363,40 @@ mod tests {
         let big = store(dir.path(), &big, "big.png").unwrap_err();
         assert!(matches!(big, Error::Invalid { field: "file", ref rule } if rule == "file_size"));
         assert!(read(dir.path(), "../fieldservice.db").is_err());
+    }
+
+    #[test]
+    fn document_kinds_parse_from_their_names() {
+        assert_eq!(DocumentKind::parse(" passport ").unwrap(), DocumentKind::Passport);
+        assert_eq!(DocumentKind::parse("selfie").unwrap().as_str(), "selfie");
+        assert!(matches!(DocumentKind::parse("act"), Err(Error::Invalid { field: "kind", ref rule }) if rule == "document_kind"));
+        assert!(matches!(DocumentKind::parse(""), Err(Error::Invalid { field: "kind", ref rule }) if rule == "required"));
+    }
+
+    #[test]
+    fn a_document_replaces_the_earlier_one_of_its_kind_and_a_selfie_is_a_photo() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::db::Db::open(&dir.path().join("fs.db"), crate::db::Durability::Normal).unwrap();
+        let now = Utc::now();
+        let file = |key: &str, mime: &str| StoredFile { storage_key: key.into(), file_name: "p.png".into(), mime_type: mime.into(), size: 10 };
+        let attached = db
+            .write(|tx| -> Result<_> {
+                tx.execute("INSERT INTO masters (phone, created_at, updated_at) VALUES ('+79990000001', 0, 0)", [])?;
+                let master = tx.last_insert_rowid();
+                let first = attach_master_document(tx, now, master, DocumentKind::Passport, &file("a", "application/pdf"))?;
+                assert!(first.replaced.is_empty());
+                let second = attach_master_document(tx, now, master, DocumentKind::Passport, &file("b", "image/png"))?;
+                let pdf_selfie = attach_master_document(tx, now, master, DocumentKind::Selfie, &file("c", "application/pdf")).unwrap_err();
+                assert!(matches!(pdf_selfie, Error::Invalid { field: "selfie", ref rule } if rule == "photo_type"));
+                assert_eq!(moderation::documents(tx, master)?, vec![second.document.clone()]);
+                tx.execute("UPDATE masters SET is_deleted = 1 WHERE id = ?1", [master])?;
+                let gone = attach_master_document(tx, now, master, DocumentKind::Selfie, &file("d", "image/png")).unwrap_err();
+                assert!(matches!(gone, Error::StateConflict { why: "master_deleted" }));
+                Ok(second)
+            })
+            .unwrap();
+        assert_eq!(attached.replaced, vec!["a".to_string()]);
+        assert_eq!(attached.document.mime_type, "image/png");
     }
 
     #[test]

@@ -72,9 +72,12 @@ fn policy(method: &str, path: &str) -> Option<Policy> {
         ("POST", "/masters/{id}/approve" | "/masters/{id}/reject" | "/masters/{id}/block" | "/masters/{id}/unblock" | "/masters/{id}/limit" | "/masters/{id}/rating")
         | ("DELETE", "/masters/{id}") => Admins,
         ("GET", "/orders/{id}/attachments" | "/orders/{id}/attachments/{attachment_id}") => StaffOrAssignedMaster,
+        // A master's documents: staff of his city (a logist too) on the card; the master himself under /me/.
+        ("GET", "/masters/{id}/documents/{attachment_id}") => Staff,
+        ("GET" | "POST", "/me/documents") | ("GET", "/me/documents/{attachment_id}") => Master,
         (_, p) if p.starts_with("/me/") => Master,
         (_, p) if p.starts_with("/orders") || p.starts_with("/masters") || p.starts_with("/alerts") || p.starts_with("/tokens") => Staff,
-        ("GET", "/cities/{id}/streets") => Staff,
+        ("GET", "/cities/{id}/streets" | "/cities/{id}/slots") => Staff,
         _ => return None,
     })
 }
@@ -307,6 +310,7 @@ async fn city_scoped_staff_and_masters_get_404_for_objects_that_are_not_theirs()
     for (method, path, _) in operations(&doc) {
         let p = path.trim_start_matches("/api/v1");
         let scoped = p.starts_with("/orders/{id}") || p.starts_with("/masters/{id}") || p.starts_with("/cities/{id}/streets")
+            || p.starts_with("/cities/{id}/slots")
             || (p.starts_with("/cities/{id}/districts") && method == "POST");
         let owned = p.starts_with("/me/offers/{id}");
         for who in [Who::CityAdmin, Who::Logist, Who::Master] {

@@ -2,6 +2,7 @@
 //! Handlers are thin: extract → authorise → one rules call on a blocking thread → JSON.
 
 pub mod auth;
+pub mod documents;
 pub mod guard;
 pub mod masters;
 pub mod master_side;
@@ -338,6 +339,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(auth::routes())
         .merge(masters::routes())
+        .merge(documents::routes())
         .merge(orders::routes())
         .merge(master_side::routes())
         .merge(reference::routes())

@@ -22,8 +22,10 @@ use crate::queue::{self, QueueFilter, QueuePage, SearchQuery, SearchResult};
 use crate::uploads::{self, Attachment};
 
 /// Creates an order: SEARCHING inside the city's working hours, DEFERRED until the morning outside them.
+/// A late `ASAP` slot is refused with 409 `late_asap` until resent with `confirm_late`.
 #[utoipa::path(post, path = "/api/v1/orders", tag = "orders", request_body = NewOrder,
-    responses((status = 201, body = Created), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = Created), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
 async fn post_order(State(state): State<AppState>, caller: StaffCaller, Body(input): Body<NewOrder>) -> Result<(StatusCode, Json<Created>), ApiError> {
     let staff = caller.staff;
     let created = write(&state, caller.lang, move |tx, now| orders::create(tx, now, &staff, &input)).await?;

@@ -13,6 +13,7 @@ use crate::app::AppState;
 use crate::auth::Principal;
 use crate::domain::CityId;
 use crate::reference::{self, City, District, NewDistrict, NewStreet, Street, StreetMatch, Viewer};
+use crate::slots::{self, SlotOption};
 
 /// A search text.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -77,10 +78,20 @@ async fn post_street(State(state): State<AppState>, caller: StaffCaller, PathPar
     Ok((StatusCode::CREATED, Json(street)))
 }
 
+/// The visit slots of a city now, on its clock: ASAP and today's buckets not yet begun while the workday lasts,
+/// always tomorrow's three (product.md §2.5). A code goes back as the new order's `slot`.
+#[utoipa::path(get, path = "/api/v1/cities/{id}/slots", tag = "reference", params(("id" = i64, Path, description = "City id")),
+    responses((status = 200, body = Vec<SlotOption>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn get_slots(State(state): State<AppState>, caller: StaffCaller, PathParam(city): PathParam<CityId>) -> Result<Json<Vec<SlotOption>>, ApiError> {
+    let staff = caller.staff;
+    read(&state, caller.lang, move |c, now| slots::for_city(c, &staff, city, now)).await.map(Json)
+}
+
 /// The routes of this module.
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(get_cities))
         .routes(routes!(get_districts, post_district))
         .routes(routes!(get_streets, post_street))
+        .routes(routes!(get_slots))
 }
