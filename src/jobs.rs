@@ -55,10 +55,10 @@ pub async fn run_scheduler_until_stopped(state: AppState, mut stop: watch::Recei
             let period = s.db.read(Settings::load)?.distribution_tick_seconds;
             Ok::<_, crate::error::Error>((report, period))
         })
-        .await
-        .expect("tick task panicked");
+        .await;
+        // A failed or even panicking tick is logged; the scheduler goes on.
         let period = match outcome {
-            Ok((report, period)) => {
+            Ok(Ok((report, period))) => {
                 if !report.offers_sent.is_empty() || !report.escalations.is_empty() || !report.orders_woken.is_empty() {
                     tracing::info!(
                         sent = report.offers_sent.len(),
@@ -73,8 +73,12 @@ pub async fn run_scheduler_until_stopped(state: AppState, mut stop: watch::Recei
                 }
                 period
             }
-            Err(error) => {
+            Ok(Err(error)) => {
                 tracing::error!(%error, "tick failed");
+                Settings::default().distribution_tick_seconds
+            }
+            Err(panic) => {
+                tracing::error!(%panic, "tick panicked");
                 Settings::default().distribution_tick_seconds
             }
         };
@@ -96,14 +100,14 @@ pub async fn run_jobs_until_stopped(state: AppState, mut stop: watch::Receiver<b
             let backlog = if run_monitor { monitor_step(&s, now)? } else { 0 };
             Ok::<_, crate::error::Error>((watchdog, backlog))
         })
-        .await
-        .expect("job task panicked");
+        .await;
         match outcome {
-            Ok(((expired, reminded), backlog)) if expired + reminded + backlog > 0 => {
+            Ok(Ok(((expired, reminded), backlog))) if expired + reminded + backlog > 0 => {
                 tracing::info!(expired_breaks = expired, reminders = reminded, unassigned_alerts = backlog, "jobs");
             }
-            Ok(_) => {}
-            Err(error) => tracing::error!(%error, "background job failed"),
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => tracing::error!(%error, "background job failed"),
+            Err(panic) => tracing::error!(%panic, "background job panicked"),
         }
         since_monitor = if run_monitor { WATCHDOG_EVERY } else { since_monitor + WATCHDOG_EVERY };
         if sleep_or_stop(WATCHDOG_EVERY, &mut stop).await {
