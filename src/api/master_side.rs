@@ -1,7 +1,7 @@
 //! The master's side: his live offers (view, accept, decline), his orders (en route, on site, close with the
 //! act), his history and his notifications. Another master's offer or order is always "not found".
 
-use axum::extract::multipart::{Multipart, MultipartError, MultipartRejection};
+use axum::extract::multipart::{Multipart, MultipartRejection};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -10,16 +10,14 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::files::{self, UploadForm};
 use super::{ApiError, ErrorBody, MasterCaller, PathParam, QueryParams, read, write};
 use crate::app::AppState;
 use crate::domain::{OfferId, OrderId};
-use crate::error::{Error, invalid};
-use crate::i18n::Lang;
 use crate::master_views::{self, Feed, History, HistoryFilter, MyOrder, OfferCard};
 use crate::offers;
 use crate::queue::PageRequest;
-use crate::uploads;
-use crate::work::{self, MAX_FILE_BYTES};
+use crate::work;
 
 /// The largest closing request read in full. Above the file limit, so that an oversized act is read to the
 /// end and refused with a JSON answer instead of a broken connection.
@@ -119,55 +117,6 @@ pub struct CloseForm {
     act: Vec<u8>,
 }
 
-/// The fields of a closing form as read.
-#[derive(Default)]
-struct CloseUpload {
-    amount: Option<String>,
-    act: Option<(String, Vec<u8>)>,
-    acts: usize,
-    too_big: bool,
-}
-
-fn multipart_error(error: &MultipartError, lang: Lang) -> ApiError {
-    if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::new(invalid("act", "file_size"), lang)
-    } else {
-        ApiError::malformed(lang, error.body_text())
-    }
-}
-
-/// Reads the form to its end, keeping at most one act of at most [`MAX_FILE_BYTES`].
-async fn read_close_form(mut form: Multipart, lang: Lang) -> Result<CloseUpload, ApiError> {
-    let mut upload = CloseUpload::default();
-    while let Some(mut field) = form.next_field().await.map_err(|e| multipart_error(&e, lang))? {
-        match field.name() {
-            Some("amount") => upload.amount = Some(field.text().await.map_err(|e| multipart_error(&e, lang))?),
-            Some("act") => {
-                upload.acts += 1;
-                let keep = upload.acts == 1;
-                let name = field.file_name().unwrap_or_default().to_string();
-                let mut bytes = Vec::new();
-                while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(&e, lang))? {
-                    if !keep || upload.too_big {
-                        continue;
-                    }
-                    if bytes.len() + chunk.len() > MAX_FILE_BYTES as usize {
-                        upload.too_big = true;
-                        bytes = Vec::new();
-                    } else {
-                        bytes.extend_from_slice(&chunk);
-                    }
-                }
-                if keep {
-                    upload.act = Some((name, bytes));
-                }
-            }
-            _ => while field.chunk().await.map_err(|e| multipart_error(&e, lang))?.is_some() {},
-        }
-    }
-    Ok(upload)
-}
-
 /// Closes a WORKING order: a normal one with `amount` and the act (→ PAYMENT, commission created), a
 /// guarantee one with the act only (→ CLOSED).
 #[utoipa::path(post, path = "/api/v1/me/orders/{id}/close", tag = "master", params(("id" = i64, Path, description = "Order id")),
@@ -180,34 +129,17 @@ async fn post_close(
     form: Result<Multipart, MultipartRejection>,
 ) -> Result<Json<MyOrder>, ApiError> {
     let (master, lang) = (caller.id, caller.lang);
-    let form = form.map_err(|rejection| ApiError::malformed(lang, rejection.body_text()))?;
-    let upload = read_close_form(form, lang).await?;
-    let refuse = |rule: &str| Err(ApiError::new(invalid("act", rule), lang));
-    let Some((name, bytes)) = upload.act else { return refuse("required") };
-    if upload.acts > 1 {
-        return refuse("file_type");
-    }
-    if upload.too_big {
-        return refuse("file_size");
-    }
-    let dir = state.config.data_dir.clone();
-    let stored = tokio::task::spawn_blocking(move || uploads::store(&dir, &bytes, &name))
-        .await
-        .expect("upload task panicked")
-        .map_err(|e| match e {
-            Error::Invalid { rule, .. } => ApiError::new(Error::Invalid { field: "act", rule }, lang),
-            other => ApiError::new(other, lang),
-        })?;
+    let form = UploadForm::read(form, "act", lang).await?;
+    let amount = form.fields.get("amount").cloned();
+    let stored = form.store(&state, lang).await?;
     let key = stored.storage_key.clone();
-    let amount = upload.amount;
     let closed = write(&state, lang, move |tx, now| {
         work::close(tx, now, master, id, amount.as_deref(), &stored)?;
         master_views::my_order(tx, master, id)
     })
     .await;
     if closed.is_err() {
-        let dir = state.config.data_dir.clone();
-        let _ = tokio::task::spawn_blocking(move || uploads::remove(&dir, &key)).await;
+        files::remove(&state, vec![key]).await;
     }
     closed.map(Json)
 }

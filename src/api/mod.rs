@@ -2,6 +2,7 @@
 //! Handlers are thin: extract → authorise → one rules call on a blocking thread → JSON.
 
 pub mod auth;
+pub mod files;
 pub mod documents;
 pub mod guard;
 pub mod masters;

@@ -3,14 +3,15 @@
 //! order's files.
 
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::Json;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::files;
 use super::{ApiError, Body, Caller, ErrorBody, PathParam, QueryParams, StaffCaller, read, write};
 use crate::app::AppState;
 use crate::domain::{MasterId, OrderId};
@@ -188,20 +189,7 @@ async fn get_attachments(State(state): State<AppState>, caller: Caller, PathPara
 async fn get_attachment(State(state): State<AppState>, caller: Caller, PathParam((id, attachment)): PathParam<(OrderId, i64)>) -> Result<Response, ApiError> {
     let (principal, lang) = (caller.principal, caller.lang);
     let found = read(&state, lang, move |c, _| uploads::find_for(c, &principal, id, attachment)).await?;
-    let (dir, key) = (state.config.data_dir.clone(), found.storage_key.clone());
-    let bytes = tokio::task::spawn_blocking(move || uploads::read(&dir, &key))
-        .await
-        .expect("file read task panicked")
-        .map_err(|e| ApiError::new(e, lang))?;
-    let disposition = HeaderValue::from_str(&uploads::content_disposition(&found.file_name)).unwrap_or(HeaderValue::from_static("attachment"));
-    let mime = HeaderValue::from_str(&found.mime_type).unwrap_or(HeaderValue::from_static("application/octet-stream"));
-    let headers = [
-        (header::CONTENT_TYPE, mime),
-        (header::CONTENT_DISPOSITION, disposition),
-        (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
-        (header::CACHE_CONTROL, HeaderValue::from_static("private, no-store")),
-    ];
-    Ok((headers, bytes).into_response())
+    files::download(&state, lang, found.storage_key, &found.file_name, &found.mime_type).await
 }
 
 /// The routes of this module.
