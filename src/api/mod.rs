@@ -180,14 +180,20 @@ impl FromRequestParts<AppState> for Caller {
         let principal = if let Some(token) = bearer(&parts.headers) {
             state.db.read_blocking(move |c| accounts::resolve_token(c, &token)).await.map_err(fail)?
         } else if let Some(token) = session_cookie(&parts.headers) {
+            // Most requests only read the session; the writer is needed only to slide or drop it.
             let probe = token.clone();
-            let writes = state.db.read_blocking(move |c| accounts::session_needs_write(c, now, &probe)).await.map_err(fail)?;
-            let (principal, csrf) = if writes {
-                state.db.write_blocking(move |tx| Ok::<_, Error>(accounts::resolve_session(tx, now, &token))).await.map_err(fail)?
-            } else {
-                state.db.read_blocking(move |c| Ok::<_, Error>(accounts::resolve_session(c, now, &token))).await.map_err(fail)?
-            }
-            .map_err(fail)?;
+            let read = state
+                .db
+                .read_blocking(move |c| match accounts::session_needs_write(c, now, &probe)? {
+                    true => Ok(None),
+                    false => accounts::resolve_session(c, now, &probe).map(Some),
+                })
+                .await
+                .map_err(fail)?;
+            let (principal, csrf) = match read {
+                Some(resolved) => resolved,
+                None => state.db.write_blocking(move |tx| accounts::resolve_session(tx, now, &token)).await.map_err(fail)?,
+            };
             let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
             let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
             if !safe && sent != Some(csrf.as_str()) {
