@@ -197,6 +197,11 @@ impl Error {
     }
 }
 
+/// Refuses `value` unless it has `min..=max` characters, naming the field and the bounds.
+pub fn check_length(field: &'static str, value: &str, min: usize, max: usize) -> Result<()> {
+    if (min..=max).contains(&value.chars().count()) { Ok(()) } else { Err(invalid(field, format!("length:{min}:{max}"))) }
+}
+
 /// Shorthand for an invalid field.
 pub fn invalid(field: &'static str, rule: impl Into<String>) -> Error {
     Error::Invalid { field, rule: rule.into() }

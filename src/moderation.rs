@@ -27,10 +27,6 @@ pub const REASON_LEN: (usize, usize) = (1, 200);
 pub const LIMIT_RANGE: (i64, i64) = (1, 20);
 /// The documents a master's questionnaire should carry (`attachments.document_type` with entity MASTER).
 pub const REQUIRED_DOCUMENTS: [&str; 2] = ["passport", "selfie"];
-/// Rows per page of a master list unless asked otherwise (as the order queue).
-pub const DEFAULT_PER_PAGE: i64 = 10;
-/// The largest page of a master list.
-pub const MAX_PER_PAGE: i64 = 100;
 
 /// Writes one row of the admin audit log.
 pub fn audit(conn: &Connection, now: DateTime<Utc>, staff: &Staff, master: Option<MasterId>, action: &str, payload: &Value) -> Result<()> {
@@ -80,7 +76,7 @@ fn for_action(conn: &Connection, staff: &Staff, id: MasterId) -> Result<Subject>
 fn reason(raw: &str) -> Result<&str> {
     let reason = raw.trim();
     let (min, max) = REASON_LEN;
-    if (min..=max).contains(&reason.chars().count()) { Ok(reason) } else { Err(invalid("reason", format!("length:{min}:{max}"))) }
+    crate::error::check_length("reason", reason, min, max).map(|()| reason)
 }
 
 /// Approves the questionnaire: verified, active (unless blocked), APPROVED; the master is told.
@@ -350,17 +346,16 @@ pub fn matches(q: &str, id: MasterId, full_name: &str, phone: &str) -> bool {
     have.contains(&wanted) || wanted.strip_prefix('8').is_some_and(|rest| have.starts_with(&format!("7{rest}")))
 }
 
-/// Columns of a list item; `?1` = the global active-order limit.
-const ITEM_SELECT: &str = "
-    SELECT m.id, m.full_name, m.phone, m.city_id, c.name, m.rating, m.has_vehicle, m.shift_status, m.verified,
-           m.is_active, m.is_blocked, m.moderation_status,
-           (SELECT COUNT(*) FROM orders o
-             WHERE o.assigned_master_id = m.id AND o.status IN ('ASSIGNED', 'EN_ROUTE', 'WORKING', 'PAYMENT')),
-           CASE WHEN m.max_active_orders_override > 0 THEN m.max_active_orders_override ELSE ?1 END,
-           (SELECT CAST(ROUND(COALESCE(AVG(o.total_sum_kop), 0)) AS INTEGER) FROM orders o
+/// Columns of a list item; `?2` = the global active-order limit (the item is chosen by `?1`).
+const ITEM_SELECT: &str = concat!(
+    "SELECT m.id, m.full_name, m.phone, m.city_id, c.name, m.rating, m.has_vehicle, m.shift_status, m.verified,
+           m.is_active, m.is_blocked, m.moderation_status, ",
+    crate::engine::candidates::load_and_limit_sql!(),
+    ", (SELECT CAST(ROUND(COALESCE(AVG(o.total_sum_kop), 0)) AS INTEGER) FROM orders o
              WHERE o.assigned_master_id = m.id AND o.status IN ('WORKING', 'PAYMENT', 'CLOSED')),
            (SELECT group_concat(category) FROM master_skills s WHERE s.master_id = m.id)
-    FROM masters m LEFT JOIN cities c ON c.id = m.city_id";
+    FROM masters m LEFT JOIN cities c ON c.id = m.city_id"
+);
 
 fn item_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MasterListItem> {
     let skills: Option<String> = r.get(15)?;
@@ -388,14 +383,7 @@ fn item_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MasterListItem> {
 
 /// The living masters of the staff member's cities matching `filter`, by full name, one page.
 pub fn list(conn: &Connection, staff: &Staff, filter: &MasterFilter) -> Result<MasterPage> {
-    let page = filter.page.unwrap_or(1);
-    if !(1..=1_000_000).contains(&page) {
-        return Err(invalid("page", "range:1:1000000"));
-    }
-    let per_page = filter.per_page.unwrap_or(DEFAULT_PER_PAGE);
-    if !(1..=MAX_PER_PAGE).contains(&per_page) {
-        return Err(invalid("per_page", format!("range:1:{MAX_PER_PAGE}")));
-    }
+    let (page, per_page) = crate::queue::PageRequest { page: filter.page, per_page: filter.per_page }.resolve()?;
     let all = staff.role == StaffRole::GlobalAdmin;
     let cities = serde_json::to_string(&staff.cities).unwrap_or_else(|_| "[]".into());
     let mut stmt = conn.prepare_cached(
@@ -421,12 +409,12 @@ pub fn list(conn: &Connection, staff: &Staff, filter: &MasterFilter) -> Result<M
         })
         .collect::<rusqlite::Result<_>>()?;
     let limit = Settings::load(conn)?.max_active_orders;
-    let mut item = conn.prepare_cached(&format!("{ITEM_SELECT} WHERE m.id = ?2"))?;
+    let mut item = conn.prepare_cached(&format!("{ITEM_SELECT} WHERE m.id = ?1"))?;
     let items = ids
         .iter()
         .skip(usize::try_from((page - 1).saturating_mul(per_page)).unwrap_or(usize::MAX))
         .take(usize::try_from(per_page).unwrap_or_default())
-        .map(|id| item.query_row(params![limit, id], item_row))
+        .map(|id| item.query_row(params![id, limit], item_row))
         .collect::<rusqlite::Result<_>>()?;
     Ok(MasterPage { items, total: ids.len() as i64, page, per_page })
 }
@@ -520,7 +508,7 @@ fn masked(payout: Option<&str>) -> Option<String> {
 pub fn card(conn: &Connection, staff: &Staff, id: MasterId) -> Result<MasterCard> {
     subject(conn, staff, id)?;
     let limit = Settings::load(conn)?.max_active_orders;
-    let master = conn.prepare_cached(&format!("{ITEM_SELECT} WHERE m.id = ?2"))?.query_row(params![limit, id], item_row)?;
+    let master = conn.prepare_cached(&format!("{ITEM_SELECT} WHERE m.id = ?1"))?.query_row(params![id, limit], item_row)?;
     let mut card = conn.query_row(
         "SELECT m.break_until, m.max_active_orders_override, m.is_deleted, m.moderation_reason, m.blocked_at, m.blocked_reason,
                 m.verified_at, m.verified_by_staff_id, m.referral_code, m.referred_by_master_id,

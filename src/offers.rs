@@ -149,18 +149,16 @@ fn check_accept(conn: &Connection, now: DateTime<Utc>, master: MasterId, offer_i
         .and_then(|v| v.parse().ok())
         .unwrap_or(Settings::default().max_active_orders);
     let me = conn
-        .prepare_cached(
-            "SELECT is_blocked, blocked_reason, is_deleted, is_active,
-                    CASE WHEN max_active_orders_override > 0 THEN max_active_orders_override ELSE ?2 END,
-                    (SELECT COUNT(*) FROM orders o
-                      WHERE o.assigned_master_id = m.id AND o.status IN ('ASSIGNED', 'EN_ROUTE', 'WORKING', 'PAYMENT'))
-             FROM masters m WHERE id = ?1",
-        )?
+        .prepare_cached(concat!(
+            "SELECT m.is_blocked, m.blocked_reason, m.is_deleted, m.is_active, ",
+            candidates::load_and_limit_sql!(),
+            " FROM masters m WHERE m.id = ?1"
+        ))?
         .query_row(params![master, global_limit], |r| {
             Ok((r.get::<_, bool>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, bool>(2)?, r.get::<_, bool>(3)?, r.get::<_, i64>(4)?, r.get::<_, i64>(5)?))
         })
         .optional()?;
-    let (blocked, reason, deleted, active, limit, load) = me.ok_or(Error::NotFound { what: "master" })?;
+    let (blocked, reason, deleted, active, load, limit) = me.ok_or(Error::NotFound { what: "master" })?;
     if blocked {
         return Err(Error::MasterBlocked { reason: reason.unwrap_or_default() });
     }

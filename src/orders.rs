@@ -9,7 +9,7 @@ use crate::cities;
 use crate::db::{at, ms};
 use crate::domain::{ActorType, Category, CityId, DistrictId, MasterId, OrderId, OrderStatus, OrderType, StaffId};
 use crate::engine::candidates::{self, Need};
-use crate::error::{Error, Result, invalid};
+use crate::error::{Error, Result, check_length, invalid};
 use crate::events;
 use crate::metrics;
 use crate::phone;
@@ -158,8 +158,6 @@ pub fn summary(conn: &Connection, id: OrderId) -> rusqlite::Result<serde_json::M
 pub enum Actor {
     /// A background rule (wake-up, escalation).
     System,
-    /// The staff "auto" button.
-    Auto(StaffId),
     /// A staff member.
     Staff(StaffId),
     /// A master.
@@ -170,7 +168,6 @@ impl Actor {
     fn columns(self) -> (ActorType, Option<StaffId>, Option<MasterId>) {
         match self {
             Actor::System => (ActorType::System, None, None),
-            Actor::Auto(staff) => (ActorType::AutoDistribution, Some(staff), None),
             Actor::Staff(staff) => (ActorType::Admin, Some(staff), None),
             Actor::Master(master) => (ActorType::Master, None, Some(master)),
         }
@@ -309,11 +306,6 @@ fn trimmed(value: &Option<String>) -> Option<&str> {
     value.as_deref().map(str::trim).filter(|v| !v.is_empty() && *v != "-")
 }
 
-fn check_len(field: &'static str, value: &str, min: usize, max: usize) -> Result<()> {
-    let len = value.chars().count();
-    if (min..=max).contains(&len) { Ok(()) } else { Err(invalid(field, format!("length:{min}:{max}"))) }
-}
-
 /// Creates an order (distribution.md §3.2 S1/S2, decisions D-13): SEARCHING inside the city's working hours,
 /// otherwise DEFERRED until its slot or the next workday start. A slot code is resolved by [`slots::resolve`]
 /// (product.md §2.5); a late ASAP confirmed by staff also waits, DEFERRED, for tomorrow morning.
@@ -347,18 +339,18 @@ pub fn create(conn: &Connection, now: DateTime<Utc>, staff: &Staff, input: &NewO
     }
     let house = trimmed(&input.house);
     if let Some(house) = house {
-        check_len("house", house, 1, 10)?;
+        check_length("house", house, 1, 10)?;
     }
     let apartment = trimmed(&input.apartment);
     if let Some(apartment) = apartment {
-        check_len("apartment", apartment, 1, 10)?;
+        check_length("apartment", apartment, 1, 10)?;
     }
     let mut comment = trimmed(&input.address_comment).map(str::to_string);
     if let Some(c) = &comment {
-        check_len("address_comment", c, 1, 250)?;
+        check_length("address_comment", c, 1, 250)?;
     }
     if let Some(street) = trimmed(&input.street_manual) {
-        check_len("street_manual", street, 2, 250)?;
+        check_length("street_manual", street, 2, 250)?;
         let manual = format!("(Вручную: {street})");
         comment = Some(match comment {
             Some(c) => format!("{c} {manual}"),
@@ -367,7 +359,7 @@ pub fn create(conn: &Connection, now: DateTime<Utc>, staff: &Staff, input: &NewO
     }
     let client_name = trimmed(&input.client_name).unwrap_or_default();
     if !client_name.is_empty() {
-        check_len("client_name", client_name, 2, 100)?;
+        check_length("client_name", client_name, 2, 100)?;
         let mut chars = client_name.chars();
         let first_is_letter = chars.next().is_some_and(char::is_alphabetic);
         if !first_is_letter || !chars.all(|c| c.is_alphabetic() || c == ' ' || c == '-') {
@@ -378,7 +370,7 @@ pub fn create(conn: &Connection, now: DateTime<Utc>, staff: &Staff, input: &NewO
     let category = input.category.ok_or_else(|| invalid("category", "required"))?;
     let description = trimmed(&input.description).unwrap_or_default();
     if !description.is_empty() {
-        check_len("description", description, 10, 500)?;
+        check_length("description", description, 10, 500)?;
     }
     let settings = Settings::load(conn)?;
     let chosen = match (&input.slot, input.timeslot) {
@@ -672,7 +664,7 @@ pub fn cancel_offers(conn: &Connection, now: DateTime<Utc>, order: OrderId, with
 pub fn cancel(conn: &Connection, now: DateTime<Utc>, staff: &Staff, id: OrderId, reason: &str) -> Result<()> {
     let order = load_for_staff(conn, staff, id)?;
     let reason = reason.trim();
-    check_len("cancel_reason", reason, 3, 200)?;
+    check_length("cancel_reason", reason, 3, 200)?;
     match order.status {
         OrderStatus::Canceled => return Ok(()),
         OrderStatus::Closed | OrderStatus::Payment => return Err(Error::WrongStatus { status: order.status }),

@@ -4,6 +4,14 @@ use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 
+/// Allowed password lengths, characters — for staff and masters alike.
+pub const LENGTH: (usize, usize) = (8, 128);
+
+/// Refuses a password shorter or longer than [`LENGTH`]; checked before the (slow) hashing.
+pub fn check(password: &str) -> crate::error::Result<()> {
+    crate::error::check_length("password", password, LENGTH.0, LENGTH.1)
+}
+
 /// Hashes a password into a PHC string with a random salt.
 pub fn hash(password: &str) -> String {
     Argon2::default().hash_password(password.as_bytes()).expect("argon2 with default parameters cannot fail").to_string()

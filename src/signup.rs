@@ -32,8 +32,6 @@ pub const CODE_LEN: usize = 8;
 pub const DEFAULT_INVITE_TTL_HOURS: i64 = 72;
 /// The longest an invite may live, hours (30 days).
 pub const MAX_INVITE_TTL_HOURS: i64 = 720;
-/// Password length bounds, characters.
-pub const PASSWORD_LEN: (usize, usize) = (8, 128);
 /// Name length bounds, characters.
 pub const NAME_LEN: (usize, usize) = (2, 30);
 
@@ -402,10 +400,7 @@ pub fn prepare(form: &Registration) -> Result<SignUp> {
         Some(raw) => Some(person_name("middle_name", raw)?),
     };
     let phone = phone::normalize(&form.phone).ok_or_else(|| invalid("phone", "phone"))?;
-    let (min, max) = PASSWORD_LEN;
-    if !(min..=max).contains(&form.password.chars().count()) {
-        return Err(invalid("password", format!("length:{min}:{max}")));
-    }
+    crate::password::check(&form.password)?;
     let mut skills = form.skills.clone();
     skills.sort_by_key(|c| c.as_str());
     skills.dedup();

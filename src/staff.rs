@@ -88,9 +88,6 @@ pub fn create(
     Ok(id)
 }
 
-/// Shortest and longest password a staff member may be given.
-pub const PASSWORD_CHARS: (usize, usize) = (8, 128);
-
 /// A staff member as the staff list shows him.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct StaffView {
@@ -125,12 +122,6 @@ pub struct NewStaff {
     /// Cities; at least one unless the role is GLOBAL_ADMIN.
     #[serde(default)]
     pub city_ids: Vec<CityId>,
-}
-
-/// Refuses a password shorter or longer than [`PASSWORD_CHARS`]; checked before hashing.
-pub fn check_password(password: &str) -> Result<()> {
-    let (min, max) = PASSWORD_CHARS;
-    if (min..=max).contains(&password.chars().count()) { Ok(()) } else { Err(invalid("password", format!("length:{min}:{max}"))) }
 }
 
 fn sorted_unique(cities: &[CityId]) -> Vec<CityId> {
@@ -169,7 +160,7 @@ pub fn list(conn: &Connection, actor: &Staff, role: Option<StaffRole>) -> Result
 /// so that the write transaction does not wait for it.
 pub fn add(conn: &Connection, now: DateTime<Utc>, actor: &Staff, input: &NewStaff, password_hash: &str) -> Result<StaffView> {
     actor.require(&[StaffRole::GlobalAdmin])?;
-    check_password(&input.password)?;
+    crate::password::check(&input.password)?;
     let full_name = input.full_name.trim();
     if full_name.chars().count() > 160 {
         return Err(invalid("full_name", "max_len:160"));

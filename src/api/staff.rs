@@ -39,7 +39,7 @@ pub struct StaffCities {
 async fn post_staff(State(state): State<AppState>, caller: StaffCaller, Body(input): Body<NewStaff>) -> Result<(StatusCode, Json<StaffView>), ApiError> {
     // Refused before the (deliberately slow) hash, which runs outside the write transaction.
     caller.require(&[StaffRole::GlobalAdmin])?;
-    staff::check_password(&input.password).map_err(|e| ApiError::new(e, caller.lang))?;
+    crate::password::check(&input.password).map_err(|e| ApiError::new(e, caller.lang))?;
     let secret = input.password.clone();
     let hash = tokio::task::spawn_blocking(move || password::hash(&secret)).await.expect("password hashing panicked");
     let actor = caller.staff;

@@ -192,18 +192,28 @@ pub fn rank<'a>(eligible: impl IntoIterator<Item = &'a MasterSnapshot>, rng: &mu
     keyed.into_iter().map(|(_, r)| r).collect()
 }
 
+/// Two SQL columns over a master `m`: his active orders (ASSIGNED, EN_ROUTE, WORKING, PAYMENT) and his
+/// limit — the override when set, else the global limit, which the query binds as `?2` (decisions D-6).
+macro_rules! load_and_limit_sql {
+    () => {
+        "(SELECT COUNT(*) FROM orders o
+           WHERE o.assigned_master_id = m.id AND o.status IN ('ASSIGNED', 'EN_ROUTE', 'WORKING', 'PAYMENT')),
+         CASE WHEN m.max_active_orders_override > 0 THEN m.max_active_orders_override ELSE ?2 END"
+    };
+}
+pub(crate) use load_and_limit_sql;
+
 /// The columns and aggregates of a snapshot; `?1` = average-check window start, `?2` = global limit.
-const SNAPSHOT_SELECT: &str = "
-    SELECT m.id, m.city_id, m.is_active, m.is_blocked, m.is_deleted, m.verified, m.shift_status, m.break_until,
-           m.has_vehicle, m.rating,
-           (SELECT COUNT(*) FROM orders o
-             WHERE o.assigned_master_id = m.id AND o.status IN ('ASSIGNED', 'EN_ROUTE', 'WORKING', 'PAYMENT')),
-           CASE WHEN m.max_active_orders_override > 0 THEN m.max_active_orders_override ELSE ?2 END,
-           (SELECT CAST(ROUND(COALESCE(AVG(o.total_sum_kop), 0)) AS INTEGER) FROM orders o
+const SNAPSHOT_SELECT: &str = concat!(
+    "SELECT m.id, m.city_id, m.is_active, m.is_blocked, m.is_deleted, m.verified, m.shift_status, m.break_until,
+           m.has_vehicle, m.rating, ",
+    load_and_limit_sql!(),
+    ", (SELECT CAST(ROUND(COALESCE(AVG(o.total_sum_kop), 0)) AS INTEGER) FROM orders o
              WHERE o.assigned_master_id = m.id AND o.status IN ('PAYMENT', 'CLOSED') AND o.created_at >= ?1),
            (SELECT group_concat(district_id) FROM master_districts d WHERE d.master_id = m.id),
            (SELECT group_concat(category) FROM master_skills s WHERE s.master_id = m.id)
-    FROM masters m";
+    FROM masters m"
+);
 
 fn snapshot_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<MasterSnapshot> {
     let districts: Option<String> = row.get(13)?;
