@@ -3,6 +3,9 @@
 //! - fuzzing: for every operation, malformed, missing, oversized and wrong-typed input gets a 4xx JSON
 //!   error — never a 5xx — and changes nothing in the database.
 
+#[path = "common/dump.rs"]
+mod dump;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -223,27 +226,7 @@ impl Fixture {
 
     /// Every row of every table but the login journal and sessions, as text.
     fn dump(&self) -> String {
-        self.db
-            .read(|c| {
-                let tables: Vec<String> = c
-                    .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN ('login_attempts', 'sessions', 'api_tokens') ORDER BY name")?
-                    .query_map([], |r| r.get(0))?
-                    .collect::<rusqlite::Result<_>>()?;
-                let mut out = String::new();
-                for table in tables {
-                    let mut stmt = c.prepare(&format!("SELECT * FROM \"{table}\""))?;
-                    let columns = stmt.column_count();
-                    let rows = stmt.query_map([], |r| {
-                        let cells = (0..columns).map(|i| r.get::<_, rusqlite::types::Value>(i).map(|v| format!("{v:?}")));
-                        Ok(cells.collect::<rusqlite::Result<Vec<_>>>()?.join("|"))
-                    })?;
-                    let mut rows: Vec<String> = rows.collect::<rusqlite::Result<_>>()?;
-                    rows.sort();
-                    out.push_str(&format!("## {table}\n{}\n", rows.join("\n")));
-                }
-                Ok::<_, fieldservice::db::DbError>(out)
-            })
-            .unwrap()
+        dump::dump(&self.db, &["login_attempts", "sessions", "api_tokens"])
     }
 }
 

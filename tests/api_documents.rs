@@ -2,6 +2,9 @@
 //! his city (a logist too) download them, and everyone else gets "not found"; a file that is not what it
 //! claims to be is refused without leaving anything behind.
 
+#[path = "common/dump.rs"]
+mod dump;
+
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -143,24 +146,7 @@ impl TestApp {
 
     /// Every row of every table but the login journal and tokens, for "a refusal changed nothing".
     fn dump(&self) -> String {
-        self.db
-            .read(|c| {
-                let tables: Vec<String> = c
-                    .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN ('login_attempts', 'api_tokens') ORDER BY name")?
-                    .query_map([], |r| r.get(0))?
-                    .collect::<rusqlite::Result<_>>()?;
-                let mut out = String::new();
-                for table in tables {
-                    let mut stmt = c.prepare(&format!("SELECT * FROM \"{table}\""))?;
-                    let n = stmt.column_count();
-                    let rows = stmt.query_map([], |r| (0..n).map(|i| r.get::<_, rusqlite::types::Value>(i).map(|v| format!("{v:?}"))).collect::<rusqlite::Result<Vec<_>>>())?;
-                    for row in rows {
-                        out.push_str(&format!("{table}: {}\n", row?.join("|")));
-                    }
-                }
-                Ok::<_, DbError>(out)
-            })
-            .unwrap()
+        dump::dump(&self.db, &["login_attempts", "api_tokens"])
     }
 }
 

@@ -1,6 +1,9 @@
 //! Masters over HTTP: invites, sign-up, moderation, search, deletion and the master's own shift and breaks,
 //! against the real app on a random port over a temporary database.
 
+#[path = "common/dump.rs"]
+mod dump;
+
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -176,24 +179,7 @@ impl TestApp {
 
     /// Every row of every table, for "a refusal changed nothing".
     fn dump(&self) -> String {
-        self.db
-            .read(|c| {
-                let tables: Vec<String> = c
-                    .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")?
-                    .query_map([], |r| r.get(0))?
-                    .collect::<rusqlite::Result<_>>()?;
-                let mut out = String::new();
-                for table in tables {
-                    let mut stmt = c.prepare(&format!("SELECT * FROM \"{table}\""))?;
-                    let n = stmt.column_count();
-                    let rows = stmt.query_map([], |r| (0..n).map(|i| r.get::<_, rusqlite::types::Value>(i).map(|v| format!("{v:?}"))).collect::<rusqlite::Result<Vec<_>>>())?;
-                    for row in rows {
-                        out.push_str(&format!("{table}: {}\n", row?.join("|")));
-                    }
-                }
-                Ok::<_, DbError>(out)
-            })
-            .unwrap()
+        dump::dump(&self.db, &[])
     }
 
     fn assert_sound(&self) {

@@ -2,6 +2,8 @@
 //! explicitly as `now`, and small story helpers (`master`, `order`, `tick`, `accept`, …).
 #![allow(dead_code)]
 
+pub mod dump;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -259,34 +261,7 @@ impl World {
 
     /// Every table, every row, as text: compared before and after a refused call.
     pub fn dump(&self) -> String {
-        self.read(|c| {
-            let tables: Vec<String> = c
-                .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")?
-                .query_map([], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
-            let mut out = String::new();
-            for table in tables {
-                let mut stmt = c.prepare(&format!("SELECT * FROM \"{table}\""))?;
-                let n = stmt.column_count();
-                let mut rows: Vec<String> = stmt
-                    .query_map([], |r| {
-                        let mut line = String::new();
-                        for i in 0..n {
-                            let v: rusqlite::types::Value = r.get(i)?;
-                            line.push_str(&format!("{v:?}|"));
-                        }
-                        Ok(line)
-                    })?
-                    .collect::<rusqlite::Result<_>>()?;
-                rows.sort();
-                out.push_str(&format!("== {table} ({} rows)\n", rows.len()));
-                for row in rows {
-                    out.push_str(&row);
-                    out.push('\n');
-                }
-            }
-            Ok(out)
-        })
+        dump::dump(&self.db, &[])
     }
 
     /// The invariant checker finds nothing.
