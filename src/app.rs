@@ -1,5 +1,5 @@
-//! The HTTP side: the router and the server. This issue serves the health check and a status page;
-//! the JSON API and the pages come on top of the same state.
+//! The HTTP side: the router and the server — the health check, a status page, the JSON API (`api`) and
+//! the staff pages (`web`), all over the same state.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -52,11 +52,11 @@ pub fn router(state: AppState) -> Router {
     let (api, openapi) = crate::api::router().split_for_parts();
     let openapi = Arc::new(openapi);
     let mut app = Router::new()
-        .route("/", get(get_status))
+        .route("/status", get(get_status))
         .route("/healthz", get(get_healthz))
-        .route("/static/style.css", get(get_style))
         .route("/api/openapi.json", get(move || async move { Json(openapi.as_ref().clone()) }))
         .merge(api)
+        .merge(crate::web::router())
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::api::guard::enforce))
         .fallback(not_found)
         .with_state(state)
@@ -164,8 +164,4 @@ async fn get_status(State(state): State<AppState>) -> Response {
         },
         _ => StatusCode::SERVICE_UNAVAILABLE.into_response(),
     }
-}
-
-async fn get_style() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], include_str!("../static/style.css"))
 }

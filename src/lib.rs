@@ -37,4 +37,5 @@ pub mod signup;
 pub mod slots;
 pub mod staff;
 pub mod uploads;
+pub mod web;
 pub mod work;

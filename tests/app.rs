@@ -25,7 +25,7 @@ async fn healthz_reports_the_schema_and_the_status_page_renders() {
     assert_eq!(health["schema_version"], fieldservice::db::SCHEMA_VERSION);
     assert_eq!(health["orders_searching"], 0);
 
-    let page = reqwest::get(format!("{base}/")).await.unwrap();
+    let page = reqwest::get(format!("{base}/status")).await.unwrap();
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("Field Service"));
 

@@ -76,7 +76,7 @@ pub struct TokenIssued {
     pub me: Me,
 }
 
-fn session_cookie_header(headers: &HeaderMap, value: &str, max_age: i64) -> HeaderValue {
+pub(crate) fn session_cookie_header(headers: &HeaderMap, value: &str, max_age: i64) -> HeaderValue {
     let https = headers.get("x-forwarded-proto").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
     let secure = if https { "; Secure" } else { "" };
     HeaderValue::from_str(&format!("{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"))

@@ -180,20 +180,7 @@ impl FromRequestParts<AppState> for Caller {
         let principal = if let Some(token) = bearer(&parts.headers) {
             state.db.read_blocking(move |c| accounts::resolve_token(c, &token)).await.map_err(fail)?
         } else if let Some(token) = session_cookie(&parts.headers) {
-            // Most requests only read the session; the writer is needed only to slide or drop it.
-            let probe = token.clone();
-            let read = state
-                .db
-                .read_blocking(move |c| match accounts::session_needs_write(c, now, &probe)? {
-                    true => Ok(None),
-                    false => accounts::resolve_session(c, now, &probe).map(Some),
-                })
-                .await
-                .map_err(fail)?;
-            let (principal, csrf) = match read {
-                Some(resolved) => resolved,
-                None => state.db.write_blocking(move |tx| accounts::resolve_session(tx, now, &token)).await.map_err(fail)?,
-            };
+            let (principal, csrf) = resolve_session(state, now, token).await.map_err(fail)?;
             let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
             let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
             if !safe && sent != Some(csrf.as_str()) {
@@ -204,6 +191,23 @@ impl FromRequestParts<AppState> for Caller {
             return Err(fail(Error::Unauthenticated));
         };
         Ok(Self { principal, lang })
+    }
+}
+
+/// The caller behind a session cookie and the session's CSRF token (for the JSON API and the web pages).
+pub(crate) async fn resolve_session(state: &AppState, now: chrono::DateTime<chrono::Utc>, token: String) -> Result<(Principal, String), Error> {
+    // Most requests only read the session; the writer is needed only to slide or drop it.
+    let probe = token.clone();
+    let read = state
+        .db
+        .read_blocking(move |c| match accounts::session_needs_write(c, now, &probe)? {
+            true => Ok(None),
+            false => accounts::resolve_session(c, now, &probe).map(Some),
+        })
+        .await?;
+    match read {
+        Some(resolved) => Ok(resolved),
+        None => state.db.write_blocking(move |tx| accounts::resolve_session(tx, now, &token)).await,
     }
 }
 

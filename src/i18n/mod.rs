@@ -25,11 +25,31 @@ impl Lang {
     }
 }
 
-const RU: &str = include_str!("ru.toml");
-const EN: &str = include_str!("en.toml");
+/// One catalog file per area of the product, so each area's texts sit together; `(ru, en)`.
+macro_rules! catalogs {
+    ($($area:literal),* $(,)?) => {
+        (
+            &[$(($area, include_str!(concat!($area, ".ru.toml")))),*],
+            &[$(($area, include_str!(concat!($area, ".en.toml")))),*],
+        )
+    };
+}
 
-fn parse(source: &str) -> HashMap<String, String> {
-    toml::from_str(source).expect("the embedded message catalog is valid TOML of strings")
+type Sources = &'static [(&'static str, &'static str)];
+
+const SOURCES: (Sources, Sources) = catalogs!["core", "web", "board", "order_card", "order_form", "lists", "masters_web", "admin_web", "mobile"];
+
+/// Merges an area's files; a key defined twice is a bug in the catalogs, caught by the first test that
+/// renders any text.
+fn parse(sources: Sources) -> HashMap<String, String> {
+    let mut all = HashMap::new();
+    for (area, source) in sources {
+        let part: HashMap<String, String> = toml::from_str(source).unwrap_or_else(|e| panic!("catalog {area}: {e}"));
+        for (key, text) in part {
+            assert!(all.insert(key.clone(), text).is_none(), "catalog {area}: key {key} is defined twice");
+        }
+    }
+    all
 }
 
 /// The catalog of `lang`.
@@ -37,8 +57,8 @@ pub fn catalog(lang: Lang) -> &'static HashMap<String, String> {
     static RU_CATALOG: OnceLock<HashMap<String, String>> = OnceLock::new();
     static EN_CATALOG: OnceLock<HashMap<String, String>> = OnceLock::new();
     match lang {
-        Lang::Ru => RU_CATALOG.get_or_init(|| parse(RU)),
-        Lang::En => EN_CATALOG.get_or_init(|| parse(EN)),
+        Lang::Ru => RU_CATALOG.get_or_init(|| parse(SOURCES.0)),
+        Lang::En => EN_CATALOG.get_or_init(|| parse(SOURCES.1)),
     }
 }
 

@@ -1,0 +1,361 @@
+//! The staff web UI (issue 4): server-rendered pages over the same rules and role checks as the JSON API.
+//! A handler is thin: [`StaffPage`] resolves the signed-in staff member (an anonymous visitor is sent to
+//! `/login`), [`CsrfForm`] checks the form's CSRF token before anything is parsed, [`page`] runs the rule
+//! on a blocking thread together with what the header needs, and a template renders the result. A refused
+//! action re-renders its page with the message; a done one redirects (303) with a flash key.
+
+mod admin;
+mod assets;
+mod board;
+mod lists;
+mod login;
+mod masters;
+mod order_card;
+mod order_form;
+
+use askama::Template;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use chrono::{DateTime, Utc};
+use rusqlite::Connection;
+use serde::de::DeserializeOwned;
+
+use crate::app::AppState;
+use crate::auth::Principal;
+use crate::domain::StaffRole;
+use crate::error::{Error, invalid};
+use crate::i18n::{Lang, catalog, message};
+use crate::staff::Staff;
+
+/// The cookie that keeps a visitor's chosen language.
+pub const LANG_COOKIE: &str = "fs_lang";
+/// The form field that carries the session's CSRF token.
+pub const CSRF_FIELD: &str = "csrf";
+/// Largest urlencoded form accepted (file uploads are multipart and have their own limits).
+const FORM_LIMIT: usize = 256 * 1024;
+
+/// The staff pages and the embedded static files.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .merge(assets::routes())
+        .merge(login::routes())
+        .merge(board::routes())
+        .merge(order_card::routes())
+        .merge(order_form::routes())
+        .merge(lists::routes())
+        .merge(masters::routes())
+        .merge(admin::routes())
+}
+
+/// Texts in one language, for templates: `{{ tr.t("board.title") }}`.
+#[derive(Debug, Clone, Copy)]
+pub struct Tr(pub Lang);
+
+impl Tr {
+    /// The text for `key`.
+    pub fn t(&self, key: &str) -> String {
+        message(self.0, key)
+    }
+
+    /// The text for `prefix` + `key` (e.g. a status name: `tr.of("status.", order.status)`).
+    pub fn of(&self, prefix: &str, key: impl std::fmt::Display) -> String {
+        message(self.0, &format!("{prefix}{key}"))
+    }
+
+    /// `ru` or `en`, for `<html lang>`.
+    pub fn code(&self) -> &'static str {
+        match self.0 {
+            Lang::Ru => "ru",
+            Lang::En => "en",
+        }
+    }
+}
+
+/// A page's language: the visitor's choice (cookie), else `Accept-Language`, else the installation's.
+pub fn lang_of(headers: &HeaderMap, default: Lang) -> Lang {
+    cookie(headers, LANG_COOKIE).and_then(|v| Lang::parse(&v)).unwrap_or_else(|| crate::api::lang_of(headers, default))
+}
+
+/// The value of cookie `name`.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| pair.trim().strip_prefix(name)?.strip_prefix('=').map(str::to_string))
+}
+
+/// Where to go back to: a local path only (never another site).
+pub fn local_path(raw: Option<&str>) -> Option<String> {
+    raw.filter(|p| p.starts_with('/') && !p.starts_with("//") && !p.contains('\\')).map(str::to_string)
+}
+
+/// Why a page could not be shown.
+#[derive(Debug)]
+pub enum WebError {
+    /// Not signed in (or the session ended): to the login form, then back to `next`.
+    SignIn { next: String },
+    /// A refusal or failure, shown as a page in the visitor's language.
+    Refused(Error, Lang),
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        match self {
+            WebError::SignIn { next } => {
+                let query = serde_urlencoded::to_string([("next", next.as_str())]).unwrap_or_default();
+                Redirect::to(&format!("/login?{query}")).into_response()
+            }
+            WebError::Refused(error, lang) => {
+                let status = crate::api::status_of(&error);
+                if status.is_server_error() {
+                    tracing::error!(%error, "page failed");
+                }
+                let page = ErrorPage { tr: Tr(lang), status: status.as_u16(), message: error.message(lang) };
+                (status, render(&page)).into_response()
+            }
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "web/error.html")]
+struct ErrorPage {
+    tr: Tr,
+    status: u16,
+    message: String,
+}
+
+/// Renders a template; a template that fails to render is a bug, answered with a plain 500.
+pub fn render(template: &impl Template) -> Response {
+    match template.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "template failed to render");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// Renders a template with a status (e.g. 422 for a form shown again with its errors).
+pub fn render_with(status: StatusCode, template: &impl Template) -> Response {
+    (status, render(template)).into_response()
+}
+
+/// After a done action: back to `path` with the flash message `flash.<key>` (see [`Chrome::flash`]).
+pub fn done(path: &str, key: &str) -> Response {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    Redirect::to(&format!("{path}{sep}ok={key}")).into_response()
+}
+
+/// The session's CSRF token, left by [`StaffPage`] for [`CsrfForm`].
+#[derive(Clone)]
+struct SessionCsrf(String);
+
+/// A signed-in staff member opening a page.
+pub struct StaffPage {
+    /// Who.
+    pub staff: Staff,
+    /// His session's CSRF token, for the forms of the page.
+    pub csrf: String,
+    /// His language.
+    pub tr: Tr,
+    /// The flash message named by `?ok=`, when it is one of ours.
+    pub flash: Option<String>,
+    /// The path and query of this request (to come back to after switching the language).
+    pub here: String,
+}
+
+impl FromRequestParts<AppState> for StaffPage {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, WebError> {
+        let lang = lang_of(&parts.headers, state.config.language);
+        let here = parts.uri.path_and_query().map_or_else(|| "/".to_string(), |p| p.as_str().to_string());
+        let sign_in = || WebError::SignIn { next: here.clone() };
+        let Some(token) = crate::api::session_cookie(&parts.headers) else { return Err(sign_in()) };
+        let (principal, csrf) = match crate::api::resolve_session(state, state.clock.now(), token).await {
+            Ok(resolved) => resolved,
+            Err(Error::Unauthenticated) => return Err(sign_in()),
+            Err(error) => return Err(WebError::Refused(error, lang)),
+        };
+        let Principal::Staff(staff) = principal else { return Err(WebError::Refused(Error::Forbidden, lang)) };
+        parts.extensions.insert(SessionCsrf(csrf.clone()));
+        let flash = parts.uri.query().and_then(|q| {
+            let pairs: Vec<(String, String)> = serde_urlencoded::from_str(q).ok()?;
+            let key = format!("flash.{}", pairs.into_iter().find(|(k, _)| k == "ok")?.1);
+            catalog(lang).get(&key).cloned()
+        });
+        Ok(Self { staff, csrf, tr: Tr(lang), flash, here })
+    }
+}
+
+impl StaffPage {
+    /// Refuses unless his role is one of `roles`.
+    pub fn require(&self, roles: &[StaffRole]) -> Result<(), WebError> {
+        self.staff.require(roles).map_err(|e| self.refused(e))
+    }
+
+    /// A refusal in his language.
+    pub fn refused(&self, error: Error) -> WebError {
+        WebError::Refused(error, self.tr.0)
+    }
+
+    /// The header of every page, for `section` (the active navigation entry).
+    fn chrome(&self, section: &'static str, unread_alerts: i64) -> Chrome {
+        Chrome {
+            tr: self.tr,
+            login: self.staff.login.clone(),
+            role: self.staff.role,
+            csrf: self.csrf.clone(),
+            section,
+            unread_alerts,
+            flash: self.flash.clone(),
+            here: self.here.clone(),
+        }
+    }
+}
+
+/// What the layout (`web/base.html`) shows around every page: who is signed in, the navigation of his
+/// role, the unread alerts, the flash message and the language switch.
+#[derive(Debug, Clone)]
+pub struct Chrome {
+    /// Texts.
+    pub tr: Tr,
+    /// The staff member's login.
+    pub login: String,
+    /// His role.
+    pub role: StaffRole,
+    /// The CSRF token for the page's forms.
+    pub csrf: String,
+    /// The active navigation entry.
+    pub section: &'static str,
+    /// Unread alerts (the header badge).
+    pub unread_alerts: i64,
+    /// The flash message of a done action.
+    pub flash: Option<String>,
+    /// The current path and query.
+    pub here: String,
+}
+
+/// A navigation entry.
+pub struct NavItem {
+    /// Its section name (matches [`Chrome::section`]).
+    pub section: &'static str,
+    /// Where it goes.
+    pub href: &'static str,
+    /// Its text.
+    pub label: String,
+}
+
+impl Chrome {
+    /// The navigation of his role (product.md §6.1).
+    pub fn nav(&self) -> Vec<NavItem> {
+        let admin = matches!(self.role, StaffRole::GlobalAdmin | StaffRole::CityAdmin);
+        let global = self.role == StaffRole::GlobalAdmin;
+        let entries: [(&'static str, &'static str, bool); 10] = [
+            ("board", "/", true),
+            ("new_order", "/orders/new", true),
+            ("orders", "/orders", true),
+            ("masters", "/masters", true),
+            ("invites", "/invites", admin),
+            ("cities", "/cities", admin),
+            ("alerts", "/alerts", true),
+            ("events", "/events", true),
+            ("staff", "/staff", global),
+            ("settings", "/settings", global),
+        ];
+        entries
+            .into_iter()
+            .filter(|(_, _, shown)| *shown)
+            .map(|(section, href, _)| NavItem { section, href, label: self.tr.of("nav.", section) })
+            .collect()
+    }
+
+    /// His role's name.
+    pub fn role_name(&self) -> String {
+        self.tr.of("role.", self.role.as_str())
+    }
+
+    /// The language switch's link to the other language, back to this page.
+    pub fn other_lang_href(&self) -> String {
+        let other = match self.tr.0 {
+            Lang::Ru => "en",
+            Lang::En => "ru",
+        };
+        let query = serde_urlencoded::to_string([("back", self.here.as_str())]).unwrap_or_default();
+        format!("/lang/{other}?{query}")
+    }
+}
+
+/// Unread alerts of a staff member, for the header badge.
+fn unread_alerts(conn: &Connection, staff: &Staff) -> rusqlite::Result<i64> {
+    conn.prepare_cached("SELECT COUNT(*) FROM staff_alert_recipients WHERE staff_id = ?1 AND read_at IS NULL")?.query_row([staff.id], |r| r.get(0))
+}
+
+/// Reads a page's data and its header in one blocking task.
+pub async fn page<T: Send + 'static>(
+    state: &AppState,
+    who: &StaffPage,
+    section: &'static str,
+    f: impl FnOnce(&Connection, &Staff, DateTime<Utc>) -> Result<T, Error> + Send + 'static,
+) -> Result<(Chrome, T), WebError> {
+    let staff = who.staff.clone();
+    let now = state.clock.now();
+    let (unread, data) = state
+        .db
+        .read_blocking(move |c| Ok::<_, Error>((unread_alerts(c, &staff)?, f(c, &staff, now)?)))
+        .await
+        .map_err(|e| who.refused(e))?;
+    Ok((who.chrome(section, unread), data))
+}
+
+/// Runs a staff action (a write) on a blocking thread. The error is returned as is, so the handler can
+/// show the form again with it.
+pub async fn act<T: Send + 'static>(
+    state: &AppState,
+    who: &StaffPage,
+    f: impl FnOnce(&rusqlite::Transaction<'_>, &Staff, DateTime<Utc>) -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    let staff = who.staff.clone();
+    let now = state.clock.now();
+    state.db.write_blocking(move |tx| f(tx, &staff, now)).await
+}
+
+/// A submitted urlencoded form whose CSRF field matched the session's; anything else is refused before
+/// the form is parsed. Use it after [`StaffPage`] (or the master's page) in the handler's arguments.
+pub struct CsrfForm<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for CsrfForm<T> {
+    type Rejection = WebError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, WebError> {
+        let lang = lang_of(req.headers(), Lang::default());
+        let expected = req.extensions().get::<SessionCsrf>().map(|c| c.0.clone());
+        let bytes = Bytes::from_request(req, state).await.map_err(|_| WebError::Refused(invalid("form", "malformed"), lang))?;
+        if bytes.len() > FORM_LIMIT {
+            return Err(WebError::Refused(invalid("form", format!("max_len:{FORM_LIMIT}")), lang));
+        }
+        check_csrf(&bytes, expected.as_deref()).map_err(|e| WebError::Refused(e, lang))?;
+        serde_urlencoded::from_bytes(&bytes).map(Self).map_err(|_| WebError::Refused(invalid("form", "malformed"), lang))
+    }
+}
+
+fn check_csrf(body: &Bytes, expected: Option<&str>) -> Result<(), Error> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).map_err(|_| Error::CsrfFailed)?;
+    let sent = pairs.iter().find(|(k, _)| k == CSRF_FIELD).map(|(_, v)| v.as_str());
+    match (expected, sent) {
+        (Some(expected), Some(sent)) if expected == sent => Ok(()),
+        _ => Err(Error::CsrfFailed),
+    }
+}
+
+/// Checks the CSRF field of a multipart form (read by the handler itself).
+pub fn check_csrf_value(who: &StaffPage, sent: Option<&str>) -> Result<(), WebError> {
+    if sent == Some(who.csrf.as_str()) { Ok(()) } else { Err(who.refused(Error::CsrfFailed)) }
+}
