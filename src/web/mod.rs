@@ -10,6 +10,7 @@ mod board;
 mod lists;
 mod login;
 mod masters;
+mod mobile;
 mod order_card;
 mod order_form;
 
@@ -49,6 +50,7 @@ pub fn router() -> Router<AppState> {
         .merge(lists::routes())
         .merge(masters::routes())
         .merge(admin::routes())
+        .merge(mobile::routes())
 }
 
 /// Texts in one language, for templates: `{{ tr.t("board.title") }}`.
