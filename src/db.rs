@@ -59,6 +59,8 @@ pub struct Db {
     path: PathBuf,
     pool: Pool<SqliteConnectionManager>,
     writer: Arc<Mutex<Connection>>,
+    /// Counts this process's commits; live pages wait on it instead of polling the file.
+    commits: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl std::fmt::Debug for Db {
@@ -95,7 +97,8 @@ impl Db {
             c.pragma_update(None, "query_only", "ON")
         });
         let pool = Pool::builder().max_size(8).build(manager)?;
-        Ok(Self { path: path.to_path_buf(), pool, writer: Arc::new(Mutex::new(writer)) })
+        let commits = Arc::new(tokio::sync::watch::Sender::new(0));
+        Ok(Self { path: path.to_path_buf(), pool, writer: Arc::new(Mutex::new(writer)), commits })
     }
 
     /// The database file.
@@ -113,7 +116,14 @@ impl Db {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let value = f(&tx)?;
         tx.commit()?;
+        self.commits.send_modify(|n| *n = n.wrapping_add(1));
         Ok(value)
+    }
+
+    /// Wakes on every committed write of this process (the scheduler, the pages, the API): what live
+    /// pages (the dispatch board, a master's offers) wait on before they look again.
+    pub fn commits(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.commits.subscribe()
     }
 
     /// Runs `f` on a pooled read-only connection. Blocking.
