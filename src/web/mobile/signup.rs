@@ -25,7 +25,7 @@ use self::form::{Answers, Submitted, Unreadable, Upload};
 use crate::app::AppState;
 use crate::domain::{Category, PayoutMethod};
 use crate::error::{Error, invalid};
-use crate::signup::{self, InviteCity};
+use crate::signup::{self, InviteCity, Registration};
 use crate::uploads::{self, DocumentKind};
 use crate::web::{Tr, WebError, cookie, lang_of, render, render_with};
 use crate::work::StoredFile;
@@ -277,8 +277,12 @@ async fn sign_up<'a>(state: &AppState, token: &str, submitted: &'a Submitted) ->
     let (passport, selfie) = (chosen(DocumentKind::Passport, &submitted.passport), chosen(DocumentKind::Selfie, &submitted.selfie));
     // The password hash is slow: it runs before, not inside, the write transaction.
     let registration = submitted.registration(token);
+    let checked = registration.as_ref().ok().cloned();
     let prepared = tokio::task::spawn_blocking(move || signup::prepare(&registration?)).await.expect("sign-up check panicked");
     let prepared = prepared.map_err(|e| errors.push(e)).ok();
+    if let (None, Some(form)) = (&prepared, checked) {
+        also_refused(&form, &mut errors);
+    }
     let (Some(prepared), Some((passport_name, passport)), Some((selfie_name, selfie)), true) = (prepared, passport, selfie, errors.is_empty()) else {
         return Err(errors);
     };
@@ -314,6 +318,23 @@ async fn sign_up<'a>(state: &AppState, token: &str, submitted: &'a Submitted) ->
         Err(error) => {
             remove(state, keys).await;
             Err(vec![error])
+        }
+    }
+}
+
+/// `prepare` stops at its first refusal; these of its rules do not depend on each other, so their
+/// refusals are shown together with it.
+fn also_refused(form: &Registration, errors: &mut Vec<Error>) {
+    let checks = [
+        signup::person_name("last_name", &form.last_name).err(),
+        signup::person_name("first_name", &form.first_name).err(),
+        crate::password::check(&form.password).err(),
+        form.payout_method.and_then(|method| signup::payout_data(method, &form.payout_data).err()),
+    ];
+    for error in checks.into_iter().flatten() {
+        let field = |e: &Error| if let Error::Invalid { field, .. } = e { Some(*field) } else { None };
+        if !errors.iter().any(|e| field(e) == field(&error)) {
+            errors.push(error);
         }
     }
 }
