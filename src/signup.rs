@@ -511,6 +511,30 @@ pub fn register_prepared(conn: &Connection, now: DateTime<Utc>, form: &SignUp) -
     Ok(Registered { id, status: ModerationStatus::Pending })
 }
 
+/// The optional home base of a questionnaire (product.md §3.2 step 15): "lat, lon" in degrees (a decimal
+/// comma is fine when the two are separated by a space); empty or "-" for none.
+pub fn home_location(raw: &str) -> Result<Option<(f64, f64)>> {
+    let raw = raw.trim();
+    if raw.is_empty() || raw == "-" {
+        return Ok(None);
+    }
+    let bad = || invalid("home_location", "lat_lon");
+    let parts: Vec<&str> = match raw.split(',').collect::<Vec<_>>() {
+        two if two.len() == 2 => two,
+        _ => raw.split([' ', ';']).filter(|p| !p.is_empty() && *p != ",").collect(),
+    };
+    let [lat, lon] = parts.as_slice() else { return Err(bad()) };
+    let degrees = |p: &str| p.trim().trim_end_matches(',').replace(',', ".").parse::<f64>().map_err(|_| bad());
+    let (lat, lon) = (degrees(lat)?, degrees(lon)?);
+    if (-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon) { Ok(Some((lat, lon))) } else { Err(bad()) }
+}
+
+/// Sets a master's home base, `(lat, lon)`.
+pub fn set_home(conn: &Connection, master: MasterId, (lat, lon): (f64, f64)) -> Result<()> {
+    conn.execute("UPDATE masters SET home_lat = ?2, home_lon = ?3 WHERE id = ?1", params![master, lat, lon])?;
+    Ok(())
+}
+
 /// [`prepare`] and [`register_prepared`] in one call (tests, CLI).
 pub fn register(conn: &Connection, now: DateTime<Utc>, form: &Registration) -> Result<Registered> {
     register_prepared(conn, now, &prepare(form)?)
@@ -538,6 +562,16 @@ mod tests {
         assert!(payout_data(PayoutMethod::YooMoney, "41001234").is_ok());
         assert!(payout_data(PayoutMethod::BankAccount, "4081781000000000000").is_err());
         assert_eq!(payout_data(PayoutMethod::BankAccount, "40817810000000000001").unwrap()["account_number"], "40817810000000000001");
+    }
+
+    #[test]
+    fn a_home_base_is_two_coordinates_in_range() {
+        assert_eq!(home_location(" ").unwrap(), None);
+        assert_eq!(home_location("55.7558, 37.6173").unwrap(), Some((55.7558, 37.6173)));
+        assert_eq!(home_location("55,7558 37,6173").unwrap(), Some((55.7558, 37.6173)));
+        for bad in ["55.7", "91, 37", "55, 181", "north, south", "1, 2, 3", "NaN, 1"] {
+            assert!(home_location(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

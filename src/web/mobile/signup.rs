@@ -1,9 +1,389 @@
-//! (filled by issue 5: sign-up through an invite at /m/invite/{token})
+//! Sign-up through an invite (issue 5, product.md §3.2, decisions §B.14): the link staff hand out,
+//! `/m/invite/{token}`, or a typed code (`/m/invite` → `/m/invite/{code}`) opens the questionnaire for the
+//! invite's city. It is one server-rendered multipart form with a fieldset per step — without JavaScript all
+//! steps show and one button sends them; `static/m/signup.js` turns it into a wizard that keeps a draft in
+//! the browser. Sending it registers a PENDING master with his passport and selfie in one transaction, the
+//! same rules as `POST /api/v1/masters/register` and `POST /api/v1/me/documents`.
+//!
+//! CSRF: the visitor has no session to hold a token, so the form uses a double-submit token. The form page
+//! sets a random value as a short-lived, HttpOnly, SameSite=Strict cookie scoped to `/m/invite` and echoes
+//! it in a hidden field; a submission counts only when the two agree. Another site can neither read the
+//! cookie nor make the browser send it with a cross-site POST.
 
+mod form;
+
+use askama::Template;
 use axum::Router;
+use axum::extract::multipart::{Multipart, MultipartRejection};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use serde::Deserialize;
 
+use self::form::{Answers, Submitted, Unreadable, Upload};
 use crate::app::AppState;
+use crate::domain::{Category, PayoutMethod};
+use crate::error::{Error, invalid};
+use crate::signup::{self, InviteCity, Registration};
+use crate::uploads::{self, DocumentKind};
+use crate::web::{Tr, WebError, cookie, lang_of, render, render_with};
+use crate::work::StoredFile;
+
+/// The cookie of the double-submit CSRF token (see the module docs).
+const CSRF_COOKIE: &str = "fs_signup_csrf";
+/// How long the token lives: long enough to fill the questionnaire in with breaks.
+const CSRF_MAX_AGE_SECONDS: i64 = 6 * 3600;
+/// The field that echoes it.
+const CSRF_FIELD: &str = "csrf";
+/// Largest sign-up request: two files of up to 10 MiB and the text fields.
+const BODY_LIMIT: usize = 24 * 1024 * 1024;
+/// The questionnaire's steps (fieldsets), for "step k/n".
+const STEPS: usize = 9;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/m/invite", get(get_code))
+        .route("/m/invite/{token}", get(get_form).post(post_form).layer(DefaultBodyLimit::max(BODY_LIMIT)))
+        .route("/m/signup/sent", get(get_sent))
+}
+
+// --- pages --------------------------------------------------------------------------------------------------
+
+/// The invite-code form, also the page of an invite that cannot be used (with its reason).
+#[derive(Template)]
+#[template(path = "m/signup_code.html")]
+struct CodePage {
+    tr: Tr,
+    code: String,
+    refusal: Option<String>,
+}
+
+/// "Questionnaire sent, wait for moderation".
+#[derive(Template)]
+#[template(path = "m/signup_sent.html")]
+struct SentPage {
+    tr: Tr,
+}
+
+/// A refusal shown beside its field (`field` is the id of its input or of its group).
+struct FieldError {
+    field: &'static str,
+    message: String,
+}
+
+/// The questionnaire.
+#[derive(Template)]
+#[template(path = "m/signup.html")]
+struct FormPage {
+    tr: Tr,
+    token: String,
+    csrf: String,
+    city: InviteCity,
+    answers: Answers,
+    errors: Vec<FieldError>,
+    /// A refusal that belongs to no field (a stale form's CSRF token).
+    notice: Option<String>,
+    /// Shown again after a refusal: files and the password must be given again.
+    again: bool,
+}
+
+impl FormPage {
+    fn error(&self, field: &str) -> Option<&str> {
+        self.errors.iter().find(|e| e.field == field).map(|e| e.message.as_str())
+    }
+
+    /// `aria-invalid` of an input.
+    fn invalid(&self, field: &str) -> &'static str {
+        if self.error(field).is_some() { "true" } else { "false" }
+    }
+
+    /// The legend's "step k/n".
+    fn step(&self, k: usize) -> String {
+        self.tr.t("signup.step").replace("{k}", &k.to_string()).replace("{n}", &STEPS.to_string())
+    }
+
+    fn steps(&self) -> usize {
+        STEPS
+    }
+
+    /// The name parts: field, value, required, autocomplete.
+    fn name_fields(&self) -> [(&'static str, &str, bool, &'static str); 3] {
+        let a = &self.answers;
+        [
+            ("last_name", a.last_name.as_str(), true, "family-name"),
+            ("first_name", a.first_name.as_str(), true, "given-name"),
+            ("middle_name", a.middle_name.as_str(), false, "additional-name"),
+        ]
+    }
+
+    /// The document fields and the camera each opens.
+    fn documents(&self) -> [(&'static str, &'static str); 2] {
+        [(DocumentKind::Passport.as_str(), "environment"), (DocumentKind::Selfie.as_str(), "user")]
+    }
+
+    fn district_checked(&self, id: &i64) -> bool {
+        self.answers.district_ids.iter().any(|d| d.trim() == id.to_string())
+    }
+
+    fn categories(&self) -> &'static [Category] {
+        Category::ALL
+    }
+
+    fn skill_checked(&self, category: &Category) -> bool {
+        self.answers.skills.iter().any(|s| s == category.as_str())
+    }
+
+    fn payout_methods(&self) -> &'static [PayoutMethod] {
+        PayoutMethod::ALL
+    }
+
+    fn vehicle_is(&self, answer: bool) -> bool {
+        self.answers.has_vehicle == Some(answer)
+    }
+}
+
+// --- handlers -----------------------------------------------------------------------------------------------
+
+fn tr_of(headers: &HeaderMap, state: &AppState) -> Tr {
+    Tr(lang_of(headers, state.config.language))
+}
+
+#[derive(Debug, Deserialize)]
+struct CodeQuery {
+    code: Option<String>,
+}
+
+/// The typed code form; a typed code goes on to its questionnaire.
+async fn get_code(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<CodeQuery>) -> Response {
+    let code: String = query.code.unwrap_or_default().chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_ascii_uppercase();
+    if code.is_empty() {
+        return render(&CodePage { tr: tr_of(&headers, &state), code, refusal: None });
+    }
+    Redirect::to(&format!("/m/invite/{code}")).into_response()
+}
+
+async fn get_sent(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    render(&SentPage { tr: tr_of(&headers, &state) })
+}
+
+/// Checks the invite; an unusable one answers with its page.
+async fn usable(state: &AppState, tr: Tr, token: &str) -> Result<InviteCity, Response> {
+    let (now, key) = (state.clock.now(), token.to_string());
+    match state.db.read_blocking(move |c| signup::inspect_invite(c, now, &key)).await {
+        Ok(city) => Ok(city),
+        Err(error) => Err(unusable(tr, token, error)),
+    }
+}
+
+/// The page of an invite that cannot be used: its reason and the code form to try another one.
+fn unusable(tr: Tr, token: &str, error: Error) -> Response {
+    let refusal = match &error {
+        Error::Invalid { field: "invite", rule } if rule == "unknown" => tr.t("signup.invite_unknown"),
+        Error::Invalid { field: "invite", rule } => tr.of("rule.", rule),
+        _ => return WebError::Refused(error, tr.0).into_response(),
+    };
+    let code = if token.len() == signup::CODE_LEN { token.to_ascii_uppercase() } else { String::new() };
+    render_with(StatusCode::GONE, &CodePage { tr, code, refusal: Some(refusal) })
+}
+
+async fn get_form(State(state): State<AppState>, headers: HeaderMap, Path(token): Path<String>) -> Response {
+    let tr = tr_of(&headers, &state);
+    let city = match usable(&state, tr, &token).await {
+        Ok(city) => city,
+        Err(page) => return page,
+    };
+    let csrf = csrf_token(&headers);
+    let page = FormPage { tr, token, csrf, city, answers: Answers::default(), errors: Vec::new(), notice: None, again: false };
+    with_csrf_cookie(&headers, StatusCode::OK, &page)
+}
+
+async fn post_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+    form: Result<Multipart, MultipartRejection>,
+) -> Response {
+    let tr = tr_of(&headers, &state);
+    let submitted = match form {
+        Ok(form) => Submitted::read(form).await,
+        Err(_) => Err(Unreadable::Malformed),
+    };
+    let submitted = match submitted {
+        Ok(submitted) => submitted,
+        Err(Unreadable::TooLarge) => return WebError::Refused(invalid("file", "file_size"), tr.0).into_response(),
+        Err(Unreadable::Malformed) => return WebError::Refused(invalid("form", "malformed"), tr.0).into_response(),
+    };
+    let city = match usable(&state, tr, &token).await {
+        Ok(city) => city,
+        Err(page) => return page,
+    };
+    let sent_csrf = submitted.csrf.as_deref().unwrap_or_default();
+    if sent_csrf.is_empty() || cookie(&headers, CSRF_COOKIE).as_deref() != Some(sent_csrf) {
+        // Nothing is done; the form comes back with everything typed and a fresh token.
+        let notice = Some(Error::CsrfFailed.message(tr.0));
+        let csrf = fresh_token();
+        let page = FormPage { tr, token, csrf, city, answers: submitted.answers, errors: Vec::new(), notice, again: true };
+        return with_csrf_cookie(&headers, StatusCode::FORBIDDEN, &page);
+    }
+    match sign_up(&state, &token, &submitted).await {
+        Ok(()) => {
+            let expired = HeaderValue::from_str(&format!("{CSRF_COOKIE}=; Path=/m/invite; Max-Age=0")).expect("a plain header value");
+            ([(header::SET_COOKIE, expired)], Redirect::to("/m/signup/sent")).into_response()
+        }
+        Err(errors) => refused(&headers, tr, token, city, submitted.answers, errors),
+    }
+}
+
+/// Shows the questionnaire again with each refusal beside its field.
+fn refused(headers: &HeaderMap, tr: Tr, token: String, city: InviteCity, answers: Answers, errors: Vec<Error>) -> Response {
+    let mut shown = Vec::new();
+    for error in errors {
+        match error {
+            Error::Invalid { field: "invite", .. } => return unusable(tr, &token, error),
+            Error::Invalid { field, .. } => shown.push(FieldError { field, message: error.message(tr.0) }),
+            other => return WebError::Refused(other, tr.0).into_response(),
+        }
+    }
+    let csrf = csrf_token(headers);
+    let page = FormPage { tr, token, csrf, city, answers, errors: shown, notice: None, again: true };
+    with_csrf_cookie(headers, StatusCode::UNPROCESSABLE_ENTITY, &page)
+}
+
+// --- the sign-up --------------------------------------------------------------------------------------------
+
+/// Checks the questionnaire, stores the two files and registers the master with them in one transaction.
+/// Refusals come back all together where they can (the rules of `prepare` stop at their first).
+async fn sign_up<'a>(state: &AppState, token: &str, submitted: &'a Submitted) -> Result<(), Vec<Error>> {
+    let mut errors = Vec::new();
+    if submitted.answers.has_vehicle.is_none() {
+        errors.push(invalid("has_vehicle", "required"));
+    }
+    let home = signup::home_location(&submitted.answers.home_location).unwrap_or_else(|e| {
+        errors.push(e);
+        None
+    });
+    let mut chosen = |kind: DocumentKind, upload: &'a Upload| match upload {
+        Upload::File(name, bytes) => Some((name.as_str(), bytes.as_slice())),
+        Upload::Missing => {
+            errors.push(invalid(kind.as_str(), "required"));
+            None
+        }
+        Upload::TooBig => {
+            errors.push(invalid(kind.as_str(), "file_size"));
+            None
+        }
+    };
+    let (passport, selfie) = (chosen(DocumentKind::Passport, &submitted.passport), chosen(DocumentKind::Selfie, &submitted.selfie));
+    // The password hash is slow: it runs before, not inside, the write transaction.
+    let registration = submitted.registration(token);
+    let checked = registration.as_ref().ok().cloned();
+    let prepared = tokio::task::spawn_blocking(move || signup::prepare(&registration?)).await.expect("sign-up check panicked");
+    let prepared = prepared.map_err(|e| errors.push(e)).ok();
+    if let (None, Some(form)) = (&prepared, checked) {
+        also_refused(&form, &mut errors);
+    }
+    let (Some(prepared), Some((passport_name, passport)), Some((selfie_name, selfie)), true) = (prepared, passport, selfie, errors.is_empty()) else {
+        return Err(errors);
+    };
+    let passport = store(state, DocumentKind::Passport, passport_name, passport).await;
+    let selfie = store(state, DocumentKind::Selfie, selfie_name, selfie).await;
+    let (passport, selfie) = match (passport, selfie) {
+        (Ok(passport), Ok(selfie)) => (passport, selfie),
+        (passport, selfie) => {
+            let (stored, refused): (Vec<_>, Vec<_>) = [passport, selfie].into_iter().partition(Result::is_ok);
+            remove(state, stored.into_iter().flatten().map(|f| f.storage_key).collect()).await;
+            return Err(refused.into_iter().filter_map(Result::err).collect());
+        }
+    };
+    let keys = vec![passport.storage_key.clone(), selfie.storage_key.clone()];
+    let now = state.clock.now();
+    let registered = state
+        .db
+        .write_blocking(move |tx| {
+            let master = signup::register_prepared(tx, now, &prepared)?;
+            uploads::attach_master_document(tx, now, master.id, DocumentKind::Passport, &passport)?;
+            uploads::attach_master_document(tx, now, master.id, DocumentKind::Selfie, &selfie)?;
+            if let Some(home) = home {
+                signup::set_home(tx, master.id, home)?;
+            }
+            Ok::<_, Error>(master)
+        })
+        .await;
+    match registered {
+        Ok(master) => {
+            tracing::info!(master = master.id, "master signed up through an invite");
+            Ok(())
+        }
+        Err(error) => {
+            remove(state, keys).await;
+            Err(vec![error])
+        }
+    }
+}
+
+/// `prepare` stops at its first refusal; these of its rules do not depend on each other, so their
+/// refusals are shown together with it.
+fn also_refused(form: &Registration, errors: &mut Vec<Error>) {
+    let checks = [
+        signup::person_name("last_name", &form.last_name).err(),
+        signup::person_name("first_name", &form.first_name).err(),
+        crate::password::check(&form.password).err(),
+        form.payout_method.and_then(|method| signup::payout_data(method, &form.payout_data).err()),
+    ];
+    for error in checks.into_iter().flatten() {
+        let field = |e: &Error| if let Error::Invalid { field, .. } = e { Some(*field) } else { None };
+        if !errors.iter().any(|e| field(e) == field(&error)) {
+            errors.push(error);
+        }
+    }
+}
+
+/// Stores one document's file; a refusal names the document's field.
+async fn store(state: &AppState, kind: DocumentKind, name: &str, bytes: &[u8]) -> Result<StoredFile, Error> {
+    let (dir, name, bytes) = (state.config.data_dir.clone(), name.to_string(), bytes.to_vec());
+    let stored = tokio::task::spawn_blocking(move || uploads::store(&dir, &bytes, &name)).await.expect("file store panicked");
+    stored.map_err(|e| match e {
+        Error::Invalid { rule, .. } => Error::Invalid { field: kind.as_str(), rule },
+        other => other,
+    })
+}
+
+/// Removes stored files no committed row refers to.
+async fn remove(state: &AppState, keys: Vec<String>) {
+    let dir = state.config.data_dir.clone();
+    let _ = tokio::task::spawn_blocking(move || keys.iter().for_each(|key| uploads::remove(&dir, key))).await;
+}
+
+// --- the double-submit CSRF token ---------------------------------------------------------------------------
+
+fn fresh_token() -> String {
+    let bytes: [u8; 16] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The visitor's token: the one his cookie already holds (a second tab or a reload keeps working), or a
+/// new one.
+fn csrf_token(headers: &HeaderMap) -> String {
+    cookie(headers, CSRF_COOKIE).filter(|t| t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit())).unwrap_or_else(fresh_token)
+}
+
+/// Renders the questionnaire and (re)sets the token's cookie for its hidden field.
+fn with_csrf_cookie(headers: &HeaderMap, status: StatusCode, page: &FormPage) -> Response {
+    let https = headers.get("x-forwarded-proto").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
+    let secure = if https { "; Secure" } else { "" };
+    let value = format!("{CSRF_COOKIE}={}; Path=/m/invite; HttpOnly; SameSite=Strict; Max-Age={CSRF_MAX_AGE_SECONDS}{secure}", page.csrf);
+    let cookie = HeaderValue::from_str(&value).expect("a hex token is a valid header value");
+    (status, [(header::SET_COOKIE, cookie), (header::CACHE_CONTROL, HeaderValue::from_static("no-store"))], render(page)).into_response()
+}
+
+impl FormPage {
+    fn csrf_field(&self) -> &'static str {
+        CSRF_FIELD
+    }
+
+    /// The browser draft's key: one per invite.
+    fn draft_key(&self) -> String {
+        format!("fs-signup:{}", self.token)
+    }
 }

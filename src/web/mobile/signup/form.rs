@@ -1,0 +1,143 @@
+//! The submitted questionnaire: read from the multipart form as typed, then turned into the rules'
+//! [`Registration`]. What cannot be turned (an unknown skill, a district id that is not a number) is refused
+//! on its field like any other rule.
+
+use axum::extract::multipart::{Multipart, MultipartError};
+use axum::http::StatusCode;
+
+use crate::domain::{Category, PayoutMethod};
+use crate::error::{Error, invalid};
+use crate::signup::Registration;
+use crate::work::MAX_FILE_BYTES;
+
+/// Everything typed into the questionnaire, kept to show the form again after a refusal. The password is
+/// not among them: it is never written back into a page.
+#[derive(Debug, Clone, Default)]
+pub struct Answers {
+    pub pdn_consent: bool,
+    pub last_name: String,
+    pub first_name: String,
+    pub middle_name: String,
+    pub phone: String,
+    pub referral_code: String,
+    pub district_ids: Vec<String>,
+    /// `None` until "has a car" is answered.
+    pub has_vehicle: Option<bool>,
+    pub skills: Vec<String>,
+    pub payout_method: String,
+    pub payout_data: String,
+    pub home_location: String,
+}
+
+/// A file field of the form.
+#[derive(Debug, Default)]
+pub enum Upload {
+    /// No file chosen.
+    #[default]
+    Missing,
+    /// Over the upload limit (read to its end and dropped).
+    TooBig,
+    /// The file's name and bytes.
+    File(String, Vec<u8>),
+}
+
+/// The whole submitted form.
+#[derive(Debug, Default)]
+pub struct Submitted {
+    /// The double-submit CSRF field.
+    pub csrf: Option<String>,
+    pub answers: Answers,
+    pub password: String,
+    pub passport: Upload,
+    pub selfie: Upload,
+}
+
+/// Why a form could not be read at all.
+pub enum Unreadable {
+    /// The body is over the route's limit.
+    TooLarge,
+    /// Not a multipart form.
+    Malformed,
+}
+
+impl Submitted {
+    /// Reads the form to its end; text fields are kept as typed, each file up to the upload limit.
+    pub async fn read(mut form: Multipart) -> Result<Self, Unreadable> {
+        let fail = |e: MultipartError| if e.status() == StatusCode::PAYLOAD_TOO_LARGE { Unreadable::TooLarge } else { Unreadable::Malformed };
+        let mut out = Self::default();
+        while let Some(mut field) = form.next_field().await.map_err(fail)? {
+            let name = field.name().unwrap_or_default().to_string();
+            if name == "passport" || name == "selfie" {
+                let file_name = field.file_name().unwrap_or_default().to_string();
+                let (mut bytes, mut too_big) = (Vec::new(), false);
+                while let Some(chunk) = field.chunk().await.map_err(fail)? {
+                    too_big |= bytes.len() + chunk.len() > MAX_FILE_BYTES as usize;
+                    if !too_big {
+                        bytes.extend_from_slice(&chunk);
+                    }
+                }
+                let upload = match (too_big, bytes.is_empty()) {
+                    (true, _) => Upload::TooBig,
+                    (false, true) => Upload::Missing,
+                    (false, false) => Upload::File(file_name, bytes),
+                };
+                let slot = if name == "passport" { &mut out.passport } else { &mut out.selfie };
+                if matches!(slot, Upload::Missing) {
+                    *slot = upload;
+                }
+                continue;
+            }
+            let text = field.text().await.map_err(fail)?;
+            out.take(&name, text);
+        }
+        Ok(out)
+    }
+
+    fn take(&mut self, name: &str, text: String) {
+        let a = &mut self.answers;
+        match name {
+            "csrf" => self.csrf = Some(text),
+            "password" => self.password = text,
+            "pdn_consent" => a.pdn_consent = true,
+            "last_name" => a.last_name = text,
+            "first_name" => a.first_name = text,
+            "middle_name" => a.middle_name = text,
+            "phone" => a.phone = text,
+            "referral_code" => a.referral_code = text,
+            "district_ids" => a.district_ids.push(text),
+            "has_vehicle" => a.has_vehicle = Some(text == "yes"),
+            "skills" => a.skills.push(text),
+            "payout_method" => a.payout_method = text,
+            "payout_data" => a.payout_data = text,
+            "home_location" => a.home_location = text,
+            _ => {}
+        }
+    }
+
+    /// The questionnaire for the rules, through the invite of the link.
+    pub fn registration(&self, invite: &str) -> Result<Registration, Error> {
+        let a = &self.answers;
+        let district_ids = a.district_ids.iter().map(|d| d.trim().parse().map_err(|_| invalid("district_ids", "unknown"))).collect::<Result<_, _>>()?;
+        let skills = a.skills.iter().map(|s| Category::parse(s).ok_or_else(|| invalid("skills", "unknown"))).collect::<Result<_, _>>()?;
+        let payout_method = match a.payout_method.trim() {
+            "" => None,
+            raw => Some(PayoutMethod::parse(raw).ok_or_else(|| invalid("payout_method", "unknown"))?),
+        };
+        Ok(Registration {
+            invite: Some(invite.to_string()),
+            city_id: None,
+            last_name: a.last_name.clone(),
+            first_name: a.first_name.clone(),
+            middle_name: Some(a.middle_name.clone()),
+            phone: a.phone.clone(),
+            password: self.password.clone(),
+            district_ids,
+            has_vehicle: a.has_vehicle.unwrap_or(false),
+            skills,
+            payout_method,
+            payout_data: a.payout_data.clone(),
+            referral_code: Some(a.referral_code.clone()),
+            pdn_consent: a.pdn_consent,
+        })
+    }
+}
