@@ -355,9 +355,8 @@ async fn post_invite(State(state): State<AppState>, who: StaffPage, headers: Hea
         let city = typed_number("city_id", &input.city_id, "required")?.ok_or_else(|| invalid("city_id", "required"))?;
         let ttl = typed_number("ttl_hours", &input.ttl_hours, &format!("range:1:{}", signup::MAX_INVITE_TTL_HOURS))?.unwrap_or(DEFAULT_INVITE_TTL_HOURS);
         let invite = signup::create_invite(tx, now, staff, city, ttl, Some(&input.comment))?;
-        let zone = crate::cities::timezone(tx, city)?.map_or_else(|| "UTC".to_string(), |tz| tz.name().to_string());
-        let name: String = tx.query_row("SELECT name FROM cities WHERE id = ?1", [city], |r| r.get(0))?;
-        Ok((invite, name, zone))
+        let city = reference::search_cities(tx, Viewer::Staff(staff), "")?.into_iter().find(|c| c.id == city).ok_or(Error::NotFound { what: "city" })?;
+        Ok((invite, city.name, city.timezone))
     })
     .await;
     match outcome {
