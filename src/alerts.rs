@@ -132,3 +132,9 @@ pub fn mark_read(conn: &Connection, now: DateTime<Utc>, staff: StaffId, alert: i
     )?;
     if delivered == 0 { Err(Error::NotFound { what: "alert" }) } else { Ok(()) }
 }
+
+/// Marks every unread alert delivered to `staff` read; returns how many were unread.
+pub fn mark_all_read(conn: &Connection, now: DateTime<Utc>, staff: StaffId) -> Result<usize> {
+    let marked = conn.execute("UPDATE staff_alert_recipients SET read_at = ?2 WHERE staff_id = ?1 AND read_at IS NULL", params![staff, ms(now)])?;
+    Ok(marked)
+}

@@ -6,7 +6,14 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::db::{at, ms};
-use crate::domain::OrderId;
+use crate::domain::{CityId, OrderId, StaffRole};
+use crate::error::{Result, invalid};
+use crate::staff::Staff;
+
+/// The sources an event may have.
+pub const SOURCES: [&str; 4] = ["engine", "staff", "master", "system"];
+/// The live log shows at most this many events (product.md §6.7).
+pub const RECENT_MAX: i64 = 200;
 
 /// One logged event.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -57,21 +64,61 @@ pub struct StoredEvent {
     pub at: DateTime<Utc>,
 }
 
+fn stored(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
+    let detail: String = row.get(4)?;
+    Ok(StoredEvent {
+        id: row.get(0)?,
+        order_id: row.get(1)?,
+        source: row.get(2)?,
+        kind: row.get(3)?,
+        detail: serde_json::from_str(&detail).unwrap_or(Value::Null),
+        at: at(row.get(5)?),
+    })
+}
+
 /// The events of one order, oldest first.
 pub fn for_order(conn: &Connection, order_id: OrderId) -> rusqlite::Result<Vec<StoredEvent>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, order_id, source, kind, detail, created_at FROM order_events WHERE order_id = ?1 ORDER BY id",
     )?;
-    let rows = stmt.query_map([order_id], |row| {
-        let detail: String = row.get(4)?;
-        Ok(StoredEvent {
-            id: row.get(0)?,
-            order_id: row.get(1)?,
-            source: row.get(2)?,
-            kind: row.get(3)?,
-            detail: serde_json::from_str(&detail).unwrap_or(Value::Null),
-            at: at(row.get(5)?),
-        })
-    })?;
+    let rows = stmt.query_map([order_id], stored)?;
     rows.collect()
+}
+
+/// An event of the live log with the city of its order.
+#[derive(Debug, Clone, Serialize)]
+pub struct CityEvent {
+    /// The event.
+    pub event: StoredEvent,
+    /// Its order's city (none for tick-wide events).
+    pub city_id: Option<CityId>,
+}
+
+/// The live log: the newest `limit` (1..=[`RECENT_MAX`]) events of orders in the staff member's cities,
+/// newest first, optionally of one source. Tick-wide events (no order) belong to no city: global admins only.
+pub fn recent(conn: &Connection, staff: &Staff, source: Option<&str>, limit: i64) -> Result<Vec<CityEvent>> {
+    if source.is_some_and(|s| !SOURCES.contains(&s)) {
+        return Err(invalid("source", "unknown"));
+    }
+    if !(1..=RECENT_MAX).contains(&limit) {
+        return Err(invalid("limit", format!("range:1:{RECENT_MAX}")));
+    }
+    let all = staff.role == StaffRole::GlobalAdmin;
+    let cities = serde_json::to_string(&staff.cities).unwrap_or_else(|_| "[]".into());
+    let mut stmt = conn.prepare_cached(
+        "SELECT e.id, e.order_id, e.source, e.kind, e.detail, e.created_at, o.city_id
+         FROM order_events e LEFT JOIN orders o ON o.id = e.order_id
+         WHERE (?1 OR o.city_id IN (SELECT value FROM json_each(?2))) AND (?3 IS NULL OR e.source = ?3)
+         ORDER BY e.id DESC LIMIT ?4",
+    )?;
+    let rows = stmt.query_map(params![all, cities, source, limit], |row| Ok(CityEvent { event: stored(row)?, city_id: row.get(6)? }))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Clears the whole event log (global admins only), leaving one audit row; returns how many events went.
+pub fn clear(conn: &Connection, now: DateTime<Utc>, staff: &Staff) -> Result<usize> {
+    staff.require(&[StaffRole::GlobalAdmin])?;
+    let deleted = conn.execute("DELETE FROM order_events", [])?;
+    crate::moderation::audit(conn, now, staff, None, "clear_event_log", &serde_json::json!({"deleted": deleted}))?;
+    Ok(deleted)
 }

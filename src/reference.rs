@@ -206,6 +206,32 @@ pub fn create_street(conn: &Connection, now: DateTime<Utc>, staff: &Staff, city:
     Ok(Street { id: conn.last_insert_rowid(), city_id: city, district_id: input.district_id, name })
 }
 
+/// Renames a district of a city the staff member administers; the new name must be free in the city.
+pub fn rename_district(conn: &Connection, staff: &Staff, district: DistrictId, input: &NewDistrict) -> Result<District> {
+    let city: Option<CityId> = conn.query_row("SELECT city_id FROM districts WHERE id = ?1", [district], |r| r.get(0)).optional()?;
+    let Some(city) = city.filter(|c| staff.sees(*c)) else { return Err(Error::NotFound { what: "district" }) };
+    administered_city(conn, staff, city)?;
+    let name = name_of("name", &input.name, 120)?;
+    let taken: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM districts WHERE city_id = ?1 AND name = ?2 AND id <> ?3)",
+        params![city, name, district],
+        |r| r.get(0),
+    )?;
+    if taken {
+        return Err(invalid("name", "taken"));
+    }
+    conn.execute("UPDATE districts SET name = ?2 WHERE id = ?1", params![district, name])?;
+    Ok(District { id: district, city_id: city, name })
+}
+
+/// Every street of a visible city, by name.
+pub fn streets(conn: &Connection, staff: &Staff, city: CityId) -> Result<Vec<Street>> {
+    visible_city(conn, Viewer::Staff(staff), city)?;
+    let mut stmt = conn.prepare_cached("SELECT id, district_id, name FROM streets WHERE city_id = ?1 ORDER BY name, id")?;
+    let rows = stmt.query_map([city], |r| Ok(Street { id: r.get(0)?, city_id: city, district_id: r.get(1)?, name: r.get(2)? }))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 /// Streets of a visible city that look like `query` (product.md §1.2): score ≥ 60, best first then the longer
 /// name, near-duplicates ("Baker St." beside "Baker Street") dropped, at most 10. Every street of the city is
 /// scored (upstream looked at only 200).

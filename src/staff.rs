@@ -211,3 +211,14 @@ pub fn set_cities(conn: &Connection, now: DateTime<Utc>, actor: &Staff, id: Staf
     conn.execute("UPDATE staff_users SET updated_at = ?2 WHERE id = ?1", params![id, ms(now)])?;
     found(conn, id)
 }
+
+/// Sets a new password for a staff member (global admins only; `password_hash` is made beforehand, outside
+/// the write transaction) and ends his sessions and API tokens, so the old password opens nothing.
+pub fn reset_password(conn: &Connection, now: DateTime<Utc>, actor: &Staff, id: StaffId, password_hash: &str) -> Result<StaffView> {
+    actor.require(&[StaffRole::GlobalAdmin])?;
+    found(conn, id)?;
+    conn.execute("UPDATE staff_users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1", params![id, password_hash, ms(now)])?;
+    conn.execute("DELETE FROM sessions WHERE staff_id = ?1", [id])?;
+    conn.execute("UPDATE api_tokens SET revoked_at = ?2 WHERE staff_id = ?1 AND revoked_at IS NULL", params![id, ms(now)])?;
+    found(conn, id)
+}
