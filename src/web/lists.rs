@@ -128,7 +128,7 @@ impl ListQuery {
     }
 }
 
-/// An `<option>`.
+/// An `<option>` of a picker.
 pub struct Choice {
     pub value: String,
     pub label: String,
@@ -136,7 +136,7 @@ pub struct Choice {
 }
 
 impl Choice {
-    fn of(value: impl ToString, label: String, chosen: &str) -> Self {
+    pub fn of(value: impl ToString, label: String, chosen: &str) -> Self {
         let value = value.to_string();
         let selected = value == chosen.trim();
         Self { value, label, selected }
