@@ -430,6 +430,79 @@ fn masters(conn: &Connection, staff: &Staff, q: &str, digits: &str, numeric: boo
     Ok(hits)
 }
 
+/// The two lists of closed orders (product.md §2.9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClosedList {
+    /// Normal orders closed less than `warranty_days` ago.
+    Warranty,
+    /// Every other closed order: guarantee orders and those whose warranty is over.
+    Closed,
+}
+
+/// A closed order in one of the closed lists.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClosedRow {
+    /// The order, as the queue shows it.
+    pub order: QueueRow,
+    /// When it was closed.
+    pub closed_at: Option<DateTime<Utc>>,
+    /// Until when it is under warranty (the warranty list only).
+    pub warranty_until: Option<DateTime<Utc>>,
+}
+
+/// A page of a closed list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClosedPage {
+    /// The rows, last closed first.
+    pub items: Vec<ClosedRow>,
+    /// This page, from 1.
+    pub page: i64,
+    /// Rows per page.
+    pub per_page: i64,
+    /// Rows matching the filters.
+    pub total: i64,
+}
+
+/// One page of a closed list for `staff` with the queue's filters (its status filter aside), last closed
+/// first. The warranty window counts from closing, as for guarantee orders (decisions §B.10, §B.12).
+pub fn list_closed(conn: &Connection, staff: &Staff, now: DateTime<Utc>, list: ClosedList, filter: &QueueFilter) -> Result<ClosedPage> {
+    let (page, per_page) = PageRequest { page: filter.page, per_page: filter.per_page }.resolve()?;
+    let filter = QueueFilter { status: Some(OrderStatus::Closed), ..filter.clone() };
+    let mut w = filter_clauses(conn, staff, &filter)?;
+    let warranty_days = crate::settings::Settings::load(conn)?.warranty_days;
+    let since = SqlValue::Integer(ms(now - Duration::days(warranty_days)));
+    match list {
+        ClosedList::Warranty => w.add("o.type = 'NORMAL' AND o.closed_at > ?", [since]),
+        ClosedList::Closed => w.add("(o.type <> 'NORMAL' OR o.closed_at IS NULL OR o.closed_at <= ?)", [since]),
+    }
+    let count_sql = format!("SELECT COUNT(*) FROM orders o JOIN cities c ON c.id = o.city_id{}", w.sql());
+    let total: i64 = conn.prepare_cached(&count_sql)?.query_row(rusqlite::params_from_iter(&w.values), |r| r.get(0))?;
+    let page_sql = format!(
+        "SELECT o.id, o.closed_at FROM orders o JOIN cities c ON c.id = o.city_id{} ORDER BY o.closed_at DESC, o.id DESC LIMIT ? OFFSET ?",
+        w.sql()
+    );
+    let mut values = w.values;
+    values.push(SqlValue::Integer(per_page));
+    values.push(SqlValue::Integer((page - 1) * per_page));
+    let closed: Vec<(OrderId, Option<i64>)> =
+        conn.prepare_cached(&page_sql)?.query_map(rusqlite::params_from_iter(&values), |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
+    let ids = serde_json::to_string(&closed.iter().map(|(id, _)| *id).collect::<Vec<_>>()).unwrap_or_else(|_| "[]".into());
+    let mut rows: std::collections::HashMap<OrderId, QueueRow> = conn
+        .prepare_cached(&format!("{ROW_SELECT} WHERE o.id IN (SELECT value FROM json_each(?1))"))?
+        .query_map([ids], queue_row)?
+        .map(|row| row.map(|row| (row.id, row)))
+        .collect::<rusqlite::Result<_>>()?;
+    let items = closed
+        .into_iter()
+        .filter_map(|(id, closed_at)| {
+            let closed_at = closed_at.map(at);
+            let warranty_until = (list == ClosedList::Warranty).then(|| closed_at.map(|t| t + Duration::days(warranty_days))).flatten();
+            rows.remove(&id).map(|order| ClosedRow { order, closed_at, warranty_until })
+        })
+        .collect();
+    Ok(ClosedPage { items, page, per_page, total })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -186,6 +186,39 @@ pub fn find_for(conn: &Connection, caller: &Principal, order: OrderId, attachmen
         .ok_or(Error::NotFound { what: "attachment" })
 }
 
+/// Files staff may attach to a new order (decisions §B.15).
+pub const MAX_ORDER_FILES: usize = 10;
+
+/// Attaches already stored files to an order the staff member sees (`order_file`), at most
+/// [`MAX_ORDER_FILES`] in all; refusals name the field `file`.
+pub fn attach_order_files(conn: &Connection, now: DateTime<Utc>, staff: &Staff, order: OrderId, files: &[StoredFile]) -> Result<()> {
+    orders::load_for_staff(conn, staff, order)?;
+    let held: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM attachments WHERE entity_type = 'ORDER' AND entity_id = ?1 AND document_type = 'order_file'",
+        [order],
+        |r| r.get(0),
+    )?;
+    if usize::try_from(held).unwrap_or(usize::MAX).saturating_add(files.len()) > MAX_ORDER_FILES {
+        return Err(invalid("file", format!("max_files:{MAX_ORDER_FILES}")));
+    }
+    for file in files {
+        if !FILE_TYPES.contains(&file.mime_type.as_str()) {
+            return Err(invalid("file", "file_type"));
+        }
+        if !(1..=MAX_FILE_BYTES).contains(&file.size) {
+            return Err(invalid("file", "file_size"));
+        }
+        let file_type = if file.mime_type == "application/pdf" { "DOCUMENT" } else { "PHOTO" };
+        conn.prepare_cached(
+            "INSERT INTO attachments (entity_type, entity_id, file_type, storage_key, file_name, mime_type, size, document_type,
+                 uploaded_by_staff_id, created_at)
+             VALUES ('ORDER', ?1, ?2, ?3, ?4, ?5, ?6, 'order_file', ?7, ?8)",
+        )?
+        .execute(params![order, file_type, file.storage_key, file.file_name, file.mime_type, file.size, staff.id, ms(now)])?;
+    }
+    Ok(())
+}
+
 // --- a master's questionnaire documents ---------------------------------------------------------------------
 
 /// The kind of a master's document (`attachments.document_type` with entity MASTER).

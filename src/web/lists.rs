@@ -1,9 +1,369 @@
-//! (filled by its issue-4 work package)
+//! The order lists of product.md §2.9: the queue, the orders under warranty and the closed ones, with the
+//! filters and the search, one page at a time, every time on the order's city clock.
 
+use askama::Template;
 use axum::Router;
+use axum::extract::{Query, State};
+use axum::response::Response;
+use axum::routing::get;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Deserialize;
 
+use super::{Chrome, StaffPage, Tr, WebError, page, render_with};
 use crate::app::AppState;
+use crate::cities;
+use crate::domain::{Category, OrderStatus, OrderType};
+use crate::error::{Error, invalid};
+use crate::queue::{self, ClosedList, QueueFilter, QueueRow, SearchBy, SearchQuery};
+use crate::reference::{self, Viewer};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/orders", get(get_queue))
+        .route("/orders/warranty", get(get_warranty))
+        .route("/orders/closed", get(get_closed))
+}
+
+/// Which list a page shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum View {
+    Queue,
+    Warranty,
+    Closed,
+}
+
+impl View {
+    fn path(self) -> &'static str {
+        match self {
+            View::Queue => "/orders",
+            View::Warranty => "/orders/warranty",
+            View::Closed => "/orders/closed",
+        }
+    }
+
+    fn key(self) -> &'static str {
+        match self {
+            View::Queue => "queue",
+            View::Warranty => "warranty",
+            View::Closed => "closed",
+        }
+    }
+}
+
+/// The filter and search forms as submitted (GET): text, so that a bad value is a message beside its field.
+#[derive(Debug, Clone, Default, Deserialize)]
+struct ListQuery {
+    #[serde(default)]
+    city_id: String,
+    #[serde(default)]
+    category: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    master_id: String,
+    #[serde(default)]
+    date: String,
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    page: String,
+    #[serde(default)]
+    per_page: String,
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    by: String,
+}
+
+/// An optional value of a filter field: empty is "any", anything unparsable is refused naming the field.
+fn parsed<T>(field: &'static str, raw: &str, parse: impl FnOnce(&str) -> Option<T>) -> Result<Option<T>, Error> {
+    let raw = raw.trim();
+    if raw.is_empty() { Ok(None) } else { parse(raw).map(Some).ok_or_else(|| invalid(field, "malformed")) }
+}
+
+impl ListQuery {
+    fn filter(&self, view: View) -> Result<QueueFilter, Error> {
+        Ok(QueueFilter {
+            city_id: parsed("city_id", &self.city_id, |v| v.parse().ok())?,
+            category: parsed("category", &self.category, Category::parse)?,
+            status: if view == View::Queue { parsed("status", &self.status, OrderStatus::parse)? } else { None },
+            master_id: parsed("master_id", &self.master_id, |v| v.parse().ok())?,
+            date: parsed("date", &self.date, |v| NaiveDate::parse_from_str(v, "%Y-%m-%d").ok())?,
+            id: parsed("id", &self.id, |v| v.trim_start_matches('#').parse().ok())?,
+            page: parsed("page", &self.page, |v| v.parse().ok())?,
+            per_page: parsed("per_page", &self.per_page, |v| v.parse().ok())?,
+        })
+    }
+
+    fn search(&self) -> Result<Option<SearchQuery>, Error> {
+        if self.q.trim().is_empty() {
+            return Ok(None);
+        }
+        let by = parsed("by", &self.by, |v| match v {
+            "id" => Some(SearchBy::Id),
+            "phone" => Some(SearchBy::Phone),
+            "master" => Some(SearchBy::Master),
+            _ => None,
+        })?;
+        Ok(Some(SearchQuery { q: self.q.clone(), by }))
+    }
+
+    /// This query's filters with another page number, for the pagination links.
+    fn with_page(&self, view: View, page: i64) -> String {
+        let page = page.to_string();
+        let pairs: Vec<(&str, &str)> = [
+            ("city_id", self.city_id.as_str()),
+            ("category", &self.category),
+            ("status", &self.status),
+            ("master_id", &self.master_id),
+            ("date", &self.date),
+            ("id", &self.id),
+            ("per_page", &self.per_page),
+            ("page", &page),
+        ]
+        .into_iter()
+        .filter(|(_, v)| !v.trim().is_empty())
+        .collect();
+        format!("{}?{}", view.path(), serde_urlencoded::to_string(pairs).unwrap_or_default())
+    }
+}
+
+/// An `<option>` of a picker.
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+impl Choice {
+    pub fn of(value: impl ToString, label: String, chosen: &str) -> Self {
+        let value = value.to_string();
+        let selected = value == chosen.trim();
+        Self { value, label, selected }
+    }
+}
+
+/// A local time of the order's city, `dd.mm HH:MM`.
+pub fn local_time(at: DateTime<Utc>, zone: &str, format: &str) -> String {
+    at.with_timezone(&cities::parse_zone(zone)).format(format).to_string()
+}
+
+/// One line of a list.
+pub struct Row {
+    pub id: i64,
+    pub city: String,
+    pub address: String,
+    pub category: String,
+    pub status: String,
+    /// The status's pill class.
+    pub pill: String,
+    pub guarantee: bool,
+    /// The slot (queue), the warranty left or the closing time, on the city clock.
+    pub when: String,
+    /// The city's time zone, named beside the time.
+    pub zone: String,
+    pub master: String,
+    pub client_phone: String,
+}
+
+fn row(tr: Tr, order: &QueueRow, when: String) -> Row {
+    let address = [order.district.as_deref(), order.street.as_deref(), order.house.as_deref()]
+        .into_iter()
+        .flatten()
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(", ");
+    Row {
+        id: order.id,
+        city: order.city.clone(),
+        address: if address.is_empty() { tr.t("lists.no_address") } else { address },
+        category: tr.of("category.", order.category),
+        status: tr.of("status.", order.status),
+        pill: order.status.as_str().to_lowercase(),
+        guarantee: order.order_type == OrderType::Guarantee,
+        when,
+        zone: order.timezone.clone(),
+        master: order.master_name.clone().unwrap_or_else(|| tr.t("lists.no_master")),
+        client_phone: order.client_phone.clone(),
+    }
+}
+
+fn slot_text(tr: Tr, order: &QueueRow) -> String {
+    match (order.timeslot_start, order.timeslot_end) {
+        (Some(start), Some(end)) => {
+            format!("{}–{}", local_time(start, &order.timezone, "%d.%m %H:%M"), local_time(end, &order.timezone, "%H:%M"))
+        }
+        _ => tr.t("web.none"),
+    }
+}
+
+/// A master found by the search.
+pub struct MasterLine {
+    pub id: i64,
+    pub name: String,
+    pub phone: String,
+}
+
+/// What the page shows below the forms.
+enum Found {
+    /// One page of the list.
+    List { rows: Vec<Row>, page: i64, pages: i64, total: i64 },
+    /// The search's orders and masters.
+    Search { rows: Vec<Row>, masters: Vec<MasterLine> },
+}
+
+#[derive(Template)]
+#[template(path = "web/lists.html")]
+struct ListPage {
+    c: Chrome,
+    view: &'static str,
+    query: ListQuery,
+    cities: Vec<Choice>,
+    categories: Vec<Choice>,
+    statuses: Vec<Choice>,
+    sizes: Vec<Choice>,
+    searches: Vec<Choice>,
+    /// The input a refusal is about, and its message.
+    error: Option<(&'static str, String)>,
+    rows: Vec<Row>,
+    masters: Vec<MasterLine>,
+    searching: bool,
+    page: i64,
+    pages: i64,
+    total: i64,
+    prev_href: Option<String>,
+    next_href: Option<String>,
+}
+
+impl ListPage {
+    fn error_of(&self, input: &str) -> Option<&str> {
+        self.error.as_ref().filter(|(field, _)| *field == input).map(|(_, message)| message.as_str())
+    }
+
+    /// `aria-invalid` and the link to the message of an input the refusal is about.
+    fn aria(&self, input: &str) -> String {
+        if self.error_of(input).is_some() { format!(" aria-invalid=\"true\" aria-describedby=\"{input}-error\"") } else { String::new() }
+    }
+}
+
+async fn get_queue(state: State<AppState>, who: StaffPage, query: Query<ListQuery>) -> Result<Response, WebError> {
+    show(state, who, query, View::Queue).await
+}
+
+async fn get_warranty(state: State<AppState>, who: StaffPage, query: Query<ListQuery>) -> Result<Response, WebError> {
+    show(state, who, query, View::Warranty).await
+}
+
+async fn get_closed(state: State<AppState>, who: StaffPage, query: Query<ListQuery>) -> Result<Response, WebError> {
+    show(state, who, query, View::Closed).await
+}
+
+/// The input of a refusal: the search text for a search, else the filter it names.
+fn input_of(error: &Error) -> &'static str {
+    match error {
+        Error::Invalid { field: "page" | "per_page", .. } => "per_page",
+        Error::Invalid { field, .. } => field,
+        _ => "q",
+    }
+}
+
+/// A refusal's text; the list's own filters are named by their labels.
+fn message_of(tr: Tr, error: &Error) -> String {
+    let label = match error {
+        Error::Invalid { field: "status", .. } => "lists.status",
+        Error::Invalid { field: "master_id", .. } => "lists.master_id",
+        Error::Invalid { field: "date", .. } => "lists.date",
+        Error::Invalid { field: "id", .. } => "lists.order_id",
+        Error::Invalid { field: "by", .. } => "lists.search_by",
+        _ => return error.message(tr.0),
+    };
+    format!("{}: {}", tr.t(label), tr.t("rule.malformed"))
+}
+
+async fn show(State(state): State<AppState>, who: StaffPage, Query(query): Query<ListQuery>, view: View) -> Result<Response, WebError> {
+    let tr = who.tr;
+    let asked = query.filter(view).and_then(|filter| Ok((filter, query.search()?)));
+    let (c, (cities, found)) = page(&state, &who, "orders", move |conn, staff, now| {
+        let cities = reference::search_cities(conn, Viewer::Staff(staff), "")?;
+        let found = asked.and_then(|(filter, search)| match search {
+            Some(search) => {
+                let result = queue::search(conn, staff, &search)?;
+                let rows = result.orders.iter().map(|o| row(tr, o, slot_text(tr, o))).collect();
+                let masters = result.masters.into_iter().map(|m| MasterLine { id: m.id, name: m.full_name, phone: m.phone }).collect();
+                Ok(Found::Search { rows, masters })
+            }
+            None => list(conn, staff, now, tr, view, &filter),
+        });
+        Ok((cities, found))
+    })
+    .await?;
+    let (error, found) = match found {
+        Ok(found) => (None, found),
+        Err(error @ Error::Invalid { .. }) => (Some(error), Found::List { rows: Vec::new(), page: 1, pages: 1, total: 0 }),
+        Err(error) => return Err(who.refused(error)),
+    };
+    let status = error.as_ref().map_or(axum::http::StatusCode::OK, crate::api::status_of);
+    let mut out = ListPage {
+        view: view.key(),
+        cities: cities.into_iter().map(|city| Choice::of(city.id, city.name, &query.city_id)).collect(),
+        categories: Category::ALL.iter().map(|cat| Choice::of(cat, tr.of("category.", cat), &query.category)).collect(),
+        statuses: OrderStatus::ALL.iter().map(|s| Choice::of(s, tr.of("status.", s), &query.status)).collect(),
+        sizes: [10, 25, 50, 100].into_iter().map(|n| Choice::of(n, n.to_string(), &query.per_page)).collect(),
+        searches: [("id", "lists.by_id"), ("phone", "lists.by_phone"), ("master", "lists.by_master")]
+            .into_iter()
+            .map(|(by, key)| Choice::of(by, tr.t(key), &query.by))
+            .collect(),
+        error: error.map(|e| (input_of(&e), message_of(tr, &e))),
+        rows: Vec::new(),
+        masters: Vec::new(),
+        searching: false,
+        page: 1,
+        pages: 1,
+        total: 0,
+        prev_href: None,
+        next_href: None,
+        query,
+        c,
+    };
+    match found {
+        Found::List { rows, page: number, pages, total } => {
+            out.prev_href = (number > 1).then(|| out.query.with_page(view, number - 1));
+            out.next_href = (number < pages).then(|| out.query.with_page(view, number + 1));
+            (out.rows, out.page, out.pages, out.total) = (rows, number, pages, total);
+        }
+        Found::Search { rows, masters } => {
+            (out.rows, out.masters, out.searching) = (rows, masters, true);
+        }
+    }
+    Ok(render_with(status, &out))
+}
+
+/// One page of the list `view`.
+fn list(conn: &rusqlite::Connection, staff: &crate::staff::Staff, now: DateTime<Utc>, tr: Tr, view: View, filter: &QueueFilter) -> Result<Found, Error> {
+    let pages = |total: i64, per_page: i64| ((total + per_page - 1) / per_page).max(1);
+    match view {
+        View::Queue => {
+            let found = queue::list(conn, staff, filter)?;
+            let rows = found.items.iter().map(|o| row(tr, o, slot_text(tr, o))).collect();
+            Ok(Found::List { rows, page: found.page, pages: pages(found.total, found.per_page), total: found.total })
+        }
+        View::Warranty | View::Closed => {
+            let list = if view == View::Warranty { ClosedList::Warranty } else { ClosedList::Closed };
+            let found = queue::list_closed(conn, staff, now, list, filter)?;
+            let rows = found
+                .items
+                .iter()
+                .map(|closed| {
+                    let zone = &closed.order.timezone;
+                    let when = match (closed.warranty_until, closed.closed_at) {
+                        (Some(until), _) => tr.t("lists.warranty_days").replace("{days}", &(until - now).num_days().max(0).to_string()),
+                        (None, Some(at)) => tr.t("lists.closed_at").replace("{at}", &local_time(at, zone, "%d.%m %H:%M")),
+                        (None, None) => tr.t("web.none"),
+                    };
+                    row(tr, &closed.order, when)
+                })
+                .collect();
+            Ok(Found::List { rows, page: found.page, pages: pages(found.total, found.per_page), total: found.total })
+        }
+    }
 }

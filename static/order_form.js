@@ -1,0 +1,107 @@
+// The new-order form's conveniences: districts, slots and the working-hours warning follow the chosen city,
+// and the street field suggests the city's streets (fuzzy). Without this script the "choose city" button
+// and the server's own street matching do the same.
+(function () {
+  'use strict';
+  var form = document.getElementById('order-form');
+  if (!form) return;
+  var city = document.getElementById('city_id');
+  var district = document.getElementById('district_id');
+  var slot = document.getElementById('slot');
+  var notice = document.getElementById('hours-notice');
+  var zone = document.getElementById('city-zone');
+  var chooseCity = document.getElementById('choose-city');
+  var street = document.getElementById('street');
+  var streetId = document.getElementById('street_id');
+  var list = document.getElementById('street-suggestions');
+  var quick = !!form.querySelector('input[name="quick"]');
+  if (chooseCity) chooseCity.hidden = true;
+
+  function option(value, text) {
+    var o = document.createElement('option');
+    o.value = value;
+    o.textContent = text;
+    return o;
+  }
+
+  function getJson(url) {
+    return fetch(url, { credentials: 'same-origin', headers: { Accept: 'application/json' } }).then(function (r) {
+      if (!r.ok) throw new Error(String(r.status));
+      return r.json();
+    });
+  }
+
+  city.addEventListener('change', function () {
+    getJson('/orders/new/options?city_id=' + encodeURIComponent(city.value)).then(function (data) {
+      district.replaceChildren(option('', quick ? district.dataset.choose : district.dataset.none));
+      data.districts.forEach(function (d) { district.appendChild(option(d.id, d.name)); });
+      slot.replaceChildren();
+      data.slots.forEach(function (s) { slot.appendChild(option(s.id, s.name)); });
+      notice.textContent = data.notice || '';
+      notice.hidden = !data.notice;
+      if (zone) zone.textContent = zone.textContent.replace(/:.*$/, ': ' + data.zone);
+      if (street) { street.value = ''; clearPick(); hide(); }
+    }).catch(function () { if (chooseCity) chooseCity.hidden = false; });
+  });
+
+  if (!street || !list) return;
+  var timer = null;
+
+  function clearPick() { if (streetId) streetId.value = ''; }
+  function hide() { list.hidden = true; list.replaceChildren(); street.setAttribute('aria-expanded', 'false'); }
+
+  function show(streets) {
+    list.replaceChildren();
+    streets.forEach(function (s) {
+      var li = document.createElement('li');
+      li.setAttribute('role', 'option');
+      var b = document.createElement('button');
+      b.type = 'button';
+      b.textContent = s.name;
+      b.addEventListener('click', function () {
+        street.value = s.name;
+        if (streetId) streetId.value = s.id;
+        var manual = document.getElementById('street_manual');
+        if (manual) manual.checked = false;
+        hide();
+        street.focus();
+      });
+      li.appendChild(b);
+      list.appendChild(li);
+    });
+    list.hidden = streets.length === 0;
+    street.setAttribute('aria-expanded', streets.length ? 'true' : 'false');
+  }
+
+  street.addEventListener('input', function () {
+    clearPick();
+    clearTimeout(timer);
+    var q = street.value.trim();
+    if (q.length < 2) { hide(); return; }
+    timer = setTimeout(function () {
+      getJson('/orders/new/streets?city_id=' + encodeURIComponent(city.value) + '&q=' + encodeURIComponent(q))
+        .then(show).catch(hide);
+    }, 250);
+  });
+
+  street.addEventListener('keydown', function (e) {
+    if (e.key === 'ArrowDown' && !list.hidden) {
+      var first = list.querySelector('button');
+      if (first) { e.preventDefault(); first.focus(); }
+    } else if (e.key === 'Escape') {
+      hide();
+    }
+  });
+
+  list.addEventListener('keydown', function (e) {
+    var buttons = Array.prototype.slice.call(list.querySelectorAll('button'));
+    var i = buttons.indexOf(document.activeElement);
+    if (e.key === 'ArrowDown' && i < buttons.length - 1) { e.preventDefault(); buttons[i + 1].focus(); }
+    else if (e.key === 'ArrowUp') { e.preventDefault(); (i > 0 ? buttons[i - 1] : street).focus(); }
+    else if (e.key === 'Escape') { hide(); street.focus(); }
+  });
+
+  document.addEventListener('click', function (e) {
+    if (e.target !== street && !list.contains(e.target)) hide();
+  });
+})();

@@ -1,0 +1,203 @@
+//! The order lists: the queue with its filters, search and pages, the warranty and closed lists, the city
+//! scope and the English texts.
+
+mod common;
+
+use common::t0;
+use common::web::{Page, WebApp};
+use fieldservice::error::Error;
+use reqwest::StatusCode;
+
+fn ids(app: &WebApp, sql: &str) -> Vec<i64> {
+    app.db
+        .read(|c| {
+            let mut stmt = c.prepare(sql)?;
+            let rows = stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<Vec<i64>>>()?;
+            Ok::<_, Error>(rows)
+        })
+        .unwrap()
+}
+
+fn one(app: &WebApp, sql: &str) -> i64 {
+    ids(app, sql)[0]
+}
+
+/// The order ids a list page links to, in page order.
+fn listed(page: &Page) -> Vec<i64> {
+    page.html
+        .split("<td><a href=\"/orders/")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap().parse().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_queue_lists_the_queue_statuses_of_his_cities_newest_first_linking_to_the_cards() {
+    let app = WebApp::start(t0()).await;
+    let mut admin = app.staff("admin").await;
+    let queue = admin.get("/orders?per_page=100").await;
+    assert_eq!(queue.status, StatusCode::OK);
+    let expected = ids(&app, "SELECT id FROM orders WHERE status IN ('SEARCHING','ASSIGNED','EN_ROUTE','WORKING','PAYMENT','GUARANTEE','DEFERRED') ORDER BY created_at DESC, id DESC");
+    assert!(!expected.is_empty());
+    assert_eq!(listed(&queue), expected);
+    assert!(queue.has("(Europe/Moscow)") && queue.has("<th scope=\"col\">"), "times name the city's zone");
+
+    let mut moscow = app.staff("moscow").await;
+    let own = moscow.get("/orders?per_page=100").await;
+    let moscow_only = ids(&app, "SELECT o.id FROM orders o JOIN cities c ON c.id = o.city_id WHERE c.name = 'Москва' AND o.status IN ('SEARCHING','ASSIGNED','EN_ROUTE','WORKING','PAYMENT','GUARANTEE','DEFERRED') ORDER BY o.created_at DESC, o.id DESC");
+    assert_eq!(listed(&own), moscow_only);
+    assert!(!own.has("Санкт-Петербург"), "a Moscow-only user never sees St Petersburg");
+    let spb_order = one(&app, "SELECT o.id FROM orders o JOIN cities c ON c.id = o.city_id WHERE c.name = 'Санкт-Петербург' LIMIT 1");
+    let spb = one(&app, "SELECT id FROM cities WHERE name = 'Санкт-Петербург'");
+    assert!(listed(&moscow.get(&format!("/orders?city_id={spb}")).await).is_empty());
+    assert!(listed(&moscow.get(&format!("/orders?q={spb_order}&by=id")).await).is_empty());
+    assert!(listed(&moscow.get(&format!("/orders?id={spb_order}")).await).is_empty());
+}
+
+#[tokio::test]
+async fn filters_narrow_the_queue_and_are_kept_in_the_form() {
+    let app = WebApp::start(t0()).await;
+    let mut logist = app.staff("logist").await;
+    let spb = one(&app, "SELECT id FROM cities WHERE name = 'Санкт-Петербург'");
+    let page = logist.get(&format!("/orders?city_id={spb}&per_page=100")).await;
+    let expected = ids(&app, &format!("SELECT id FROM orders WHERE city_id = {spb} AND status IN ('SEARCHING','ASSIGNED','EN_ROUTE','WORKING','PAYMENT','GUARANTEE','DEFERRED') ORDER BY created_at DESC, id DESC"));
+    assert_eq!(listed(&page), expected);
+    assert!(page.has(&format!("<option value=\"{spb}\" selected>")));
+
+    let deferred = logist.get("/orders?status=DEFERRED&per_page=100").await;
+    assert_eq!(listed(&deferred), ids(&app, "SELECT id FROM orders WHERE status = 'DEFERRED' ORDER BY created_at DESC, id DESC"));
+    assert!(deferred.has("<option value=\"DEFERRED\" selected>"));
+
+    let closed = logist.get("/orders?status=CLOSED&category=ELECTRICS&per_page=100").await;
+    assert_eq!(listed(&closed), ids(&app, "SELECT id FROM orders WHERE status = 'CLOSED' AND category = 'ELECTRICS' ORDER BY created_at DESC, id DESC"));
+
+    let master = one(&app, "SELECT assigned_master_id FROM orders WHERE assigned_master_id IS NOT NULL AND status IN ('ASSIGNED','EN_ROUTE','WORKING','PAYMENT') LIMIT 1");
+    let his = logist.get(&format!("/orders?master_id={master}&per_page=100")).await;
+    assert_eq!(listed(&his), ids(&app, &format!("SELECT id FROM orders WHERE assigned_master_id = {master} AND status IN ('SEARCHING','ASSIGNED','EN_ROUTE','WORKING','PAYMENT','GUARANTEE','DEFERRED') ORDER BY created_at DESC, id DESC")));
+    assert!(his.has(&format!("id=\"master_id\" name=\"master_id\" value=\"{master}\"")));
+
+    let slot = one(&app, "SELECT id FROM orders WHERE timeslot_start IS NOT NULL AND status = 'SEARCHING' LIMIT 1");
+    let day = app.db.read(|c| Ok::<_, Error>(c.query_row(&format!("SELECT date(timeslot_start / 1000 + 3 * 3600, 'unixepoch') FROM orders WHERE id = {slot}"), [], |r| r.get::<_, String>(0))?)).unwrap();
+    let on_day = logist.get(&format!("/orders?date={day}&per_page=100")).await;
+    assert!(listed(&on_day).contains(&slot), "the Moscow-local date of the slot");
+
+    let bad = logist.get("/orders?date=tomorrow&master_id=x7").await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.has("id=\"master_id-error\"") || bad.has("id=\"date-error\""), "{}", bad.html);
+    assert!(bad.has("value=\"tomorrow\"") && bad.has("value=\"x7\""), "typed values kept");
+}
+
+#[tokio::test]
+async fn pages_hold_the_chosen_number_of_rows_and_link_to_each_other() {
+    let app = WebApp::start(t0()).await;
+    let mut admin = app.staff("admin").await;
+    let all = ids(&app, "SELECT id FROM orders WHERE status IN ('SEARCHING','ASSIGNED','EN_ROUTE','WORKING','PAYMENT','GUARANTEE','DEFERRED') ORDER BY created_at DESC, id DESC");
+    assert!(all.len() > 10, "the demo has more than one page");
+    let first = admin.get("/orders").await;
+    assert_eq!(listed(&first), all[..10]);
+    let pages = all.len().div_ceil(10);
+    assert!(first.has(&format!("Страница 1 из {pages}")) && first.has("href=\"/orders?page=2\" rel=\"next\""), "{}", first.html);
+    let second = admin.get("/orders?page=2").await;
+    assert_eq!(listed(&second), all[10..all.len().min(20)]);
+    assert!(second.has("rel=\"prev\""));
+    let filtered = admin.get("/orders?category=ELECTRICS&per_page=25").await;
+    assert!(!filtered.has("rel=\"next\"") || filtered.has("category=ELECTRICS&amp;per_page=25&amp;page=2"));
+    let too_big = admin.get("/orders?per_page=1000").await;
+    assert_eq!(too_big.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(too_big.has("id=\"per_page-error\""));
+}
+
+#[tokio::test]
+async fn the_search_finds_orders_by_id_and_client_phone_and_masters_with_their_orders() {
+    let app = WebApp::start(t0()).await;
+    let mut logist = app.staff("logist").await;
+    let order = one(&app, "SELECT id FROM orders WHERE status = 'SEARCHING' LIMIT 1");
+    let by_id = logist.get(&format!("/orders?q={order}&by=id")).await;
+    assert_eq!(listed(&by_id), vec![order]);
+    assert!(by_id.has("Результаты поиска") && by_id.has(&format!("value=\"{order}\"")));
+
+    let phone: String = app.db.read(|c| Ok::<_, Error>(c.query_row(&format!("SELECT client_phone FROM orders WHERE id = {order}"), [], |r| r.get(0))?)).unwrap();
+    let spaced = format!("8 {} {} {}", &phone[2..5], &phone[5..8], &phone[8..]);
+    let by_phone = logist.get(&format!("/orders?q={}&by=phone", urlencode(&spaced))).await;
+    assert!(listed(&by_phone).contains(&order), "{}", by_phone.html);
+    let short = logist.get("/orders?q=12345&by=phone").await;
+    assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(short.has("id=\"q-error\"") && short.has("минимум 10 цифр"));
+
+    let (master, name): (i64, String) = app
+        .db
+        .read(|c| Ok::<_, Error>(c.query_row("SELECT m.id, m.full_name FROM masters m JOIN orders o ON o.assigned_master_id = m.id LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))?))
+        .unwrap();
+    let surname = name.split_whitespace().next().unwrap().to_string();
+    let by_master = logist.get(&format!("/orders?q={}&by=master", urlencode(&surname))).await;
+    assert!(by_master.has(&format!("href=\"/masters/{master}\"")), "{}", by_master.html);
+}
+
+fn urlencode(text: &str) -> String {
+    serde_urlencoded::to_string([("q", text)]).unwrap().trim_start_matches("q=").to_string()
+}
+
+#[tokio::test]
+async fn the_warranty_and_closed_lists_split_the_closed_orders() {
+    let app = WebApp::start(t0()).await;
+    let mut admin = app.staff("admin").await;
+    let cutoff = t0().timestamp_millis() - 14 * 24 * 3600 * 1000;
+    let warranty = ids(&app, &format!("SELECT id FROM orders WHERE status = 'CLOSED' AND type = 'NORMAL' AND closed_at > {cutoff} ORDER BY closed_at DESC, id DESC"));
+    let closed = ids(&app, &format!("SELECT id FROM orders WHERE status = 'CLOSED' AND NOT (type = 'NORMAL' AND closed_at > {cutoff}) ORDER BY closed_at DESC, id DESC"));
+    assert!(!warranty.is_empty() || !closed.is_empty(), "the demo has closed orders");
+    let page = admin.get("/orders/warranty?per_page=100").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(listed(&page), warranty);
+    if !warranty.is_empty() {
+        assert!(page.has("Гарантия: ") && page.has(" дн."), "{}", page.html);
+    }
+    assert!(page.has("href=\"/orders/warranty\" aria-current=\"page\""));
+    let page = admin.get("/orders/closed?per_page=100").await;
+    assert_eq!(listed(&page), closed);
+    if !closed.is_empty() {
+        assert!(page.has("Закрыта: "));
+    }
+    // Later the warranty is over: every closed order is in the closed list.
+    app.clock.advance(chrono::Duration::days(30));
+    let mut admin = app.staff("admin").await;
+    assert!(listed(&admin.get("/orders/warranty").await).is_empty());
+    assert_eq!(listed(&admin.get("/orders/closed?per_page=100").await).len(), warranty.len() + closed.len());
+}
+
+#[tokio::test]
+async fn the_lists_speak_english() {
+    let app = WebApp::start(t0()).await;
+    let mut logist = app.staff("logist").await;
+    logist.get("/lang/en?back=/").await;
+    let page = logist.get("/orders").await;
+    assert!(page.has("Queue") && page.has("Under warranty") && page.has("Visit (city time)") && page.has("Page 1 of"), "{}", page.html);
+    app.clock.advance(chrono::Duration::days(30));
+    let mut logist = app.staff("logist").await;
+    logist.get("/lang/en?back=/").await;
+    let closed = logist.get("/orders/closed").await;
+    assert!(closed.has("Closed (city time)") && closed.has("Closed: "), "{}", closed.html);
+}
+
+#[tokio::test]
+async fn a_page_stays_fast_with_ten_thousand_orders() {
+    let app = WebApp::start(t0()).await;
+    app.db
+        .write(|tx| {
+            tx.execute_batch(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000)
+                 INSERT INTO orders (city_id, district_id, street_id, house, client_phone, category, status, dist_since_at, created_at, updated_at, closed_at)
+                 SELECT o.city_id, o.district_id, o.street_id, o.house, o.client_phone, o.category,
+                        CASE WHEN i % 2 = 0 THEN 'SEARCHING' ELSE 'CLOSED' END, o.created_at, o.created_at - i, o.created_at, o.created_at - i
+                 FROM n, (SELECT * FROM orders WHERE status = 'SEARCHING' LIMIT 1) o",
+            )?;
+            Ok::<_, Error>(())
+        })
+        .unwrap();
+    let mut admin = app.staff("admin").await;
+    for path in ["/orders?page=400", "/orders/warranty?page=300", "/orders/closed", "/orders?q=9991234567"] {
+        let started = std::time::Instant::now();
+        let page = admin.get(path).await;
+        assert!(page.status == StatusCode::OK, "{path}: {}", page.status);
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "{path} took {:?}", started.elapsed());
+    }
+}
