@@ -108,17 +108,31 @@ pub fn recent(conn: &Connection, staff: &Staff, source: Option<&str>, limit: i64
     let mut stmt = conn.prepare_cached(
         "SELECT e.id, e.order_id, e.source, e.kind, e.detail, e.created_at, o.city_id
          FROM order_events e LEFT JOIN orders o ON o.id = e.order_id
-         WHERE (?1 OR o.city_id IN (SELECT value FROM json_each(?2))) AND (?3 IS NULL OR e.source = ?3)
+         WHERE (?1 OR o.city_id IN (SELECT value FROM json_each(?2))) AND (?3 IS NULL OR e.source = ?3) AND e.id > ?5
          ORDER BY e.id DESC LIMIT ?4",
     )?;
-    let rows = stmt.query_map(params![all, cities, source, limit], |row| Ok(CityEvent { event: stored(row)?, city_id: row.get(6)? }))?;
+    let rows = stmt.query_map(params![all, cities, source, limit, cleared_through(conn)?], |row| Ok(CityEvent { event: stored(row)?, city_id: row.get(6)? }))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// Clears the whole event log (global admins only), leaving one audit row; returns how many events went.
+/// The live log starts after this event id once cleared (a `settings` row, ignored by `Settings::load`).
+const CLEARED_THROUGH: &str = "event_log_cleared_through";
+
+/// Clears the live event log (global admins only), leaving one audit row; returns how many events it
+/// hid. The events themselves stay: each order card still explains its own distribution.
 pub fn clear(conn: &Connection, now: DateTime<Utc>, staff: &Staff) -> Result<usize> {
     staff.require(&[StaffRole::GlobalAdmin])?;
-    let deleted = conn.execute("DELETE FROM order_events", [])?;
-    crate::moderation::audit(conn, now, staff, None, "clear_event_log", &serde_json::json!({"deleted": deleted}))?;
-    Ok(deleted)
+    let through: i64 = conn.query_row("SELECT COALESCE(MAX(id), 0) FROM order_events", [], |r| r.get(0))?;
+    let hidden = conn.query_row("SELECT COUNT(*) FROM order_events WHERE id > ?1", [cleared_through(conn)?], |r| r.get::<_, i64>(0))?;
+    conn.execute(
+        "INSERT INTO settings (key, value, updated_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        params![CLEARED_THROUGH, through.to_string(), ms(now)],
+    )?;
+    crate::moderation::audit(conn, now, staff, None, "clear_event_log", &serde_json::json!({"hidden": hidden, "through_id": through}))?;
+    Ok(hidden as usize)
+}
+
+fn cleared_through(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("SELECT COALESCE(MAX(CAST(value AS INTEGER)), 0) FROM settings WHERE key = ?1", [CLEARED_THROUGH], |r| r.get(0))
 }
