@@ -78,13 +78,16 @@ async fn get_board(State(state): State<AppState>, who: StaffPage, Query(query): 
     Ok(render(&BoardPage { c, tr: who.tr, board, fragment_url: format!("/board/fragment{}", city_query(city)), events_url }))
 }
 
-/// The staff member behind a script's request: a script cannot follow the login redirect, so an
-/// anonymous one gets a bare 401 (the page reloads itself into the login form).
-fn signed_in(who: Result<StaffPage, WebError>) -> Result<StaffPage, Response> {
-    match who {
-        Ok(who) => Ok(who),
-        Err(WebError::SignIn { .. }) => Err(StatusCode::UNAUTHORIZED.into_response()),
-        Err(refused) => Err(refused.into_response()),
+/// A refusal answered to a script (the page's fetch or its event stream): a script cannot follow the login
+/// redirect, so an anonymous caller gets a bare 401 (and the page reloads itself into the login form).
+struct ForScript(WebError);
+
+impl IntoResponse for ForScript {
+    fn into_response(self) -> Response {
+        match self.0 {
+            WebError::SignIn { .. } => StatusCode::UNAUTHORIZED.into_response(),
+            refused => refused.into_response(),
+        }
     }
 }
 
@@ -93,19 +96,11 @@ async fn read_board(state: &AppState, staff: Staff, city: Option<CityId>) -> Res
     state.db.read_blocking(move |conn| board::read(conn, &staff, now, city)).await
 }
 
-async fn get_fragment(State(state): State<AppState>, who: Result<StaffPage, WebError>, Query(query): Query<BoardQuery>) -> Response {
-    let who = match signed_in(who) {
-        Ok(who) => who,
-        Err(response) => return response,
-    };
-    let board = match query.city() {
-        Ok(city) => read_board(&state, who.staff.clone(), city).await,
-        Err(error) => Err(error),
-    };
-    match board {
-        Ok(board) => render(&BoardColumns { tr: who.tr, board }),
-        Err(error) => who.refused(error).into_response(),
-    }
+async fn get_fragment(State(state): State<AppState>, who: Result<StaffPage, WebError>, Query(query): Query<BoardQuery>) -> Result<Response, ForScript> {
+    let who = who.map_err(ForScript)?;
+    let city = query.city().map_err(|e| ForScript(who.refused(e)))?;
+    let board = read_board(&state, who.staff.clone(), city).await.map_err(|e| ForScript(who.refused(e)))?;
+    Ok(render(&BoardColumns { tr: who.tr, board }))
 }
 
 /// What the event stream remembers between looks.
@@ -142,21 +137,12 @@ impl Watch {
     }
 }
 
-async fn get_events(State(state): State<AppState>, who: Result<StaffPage, WebError>, Query(query): Query<BoardQuery>) -> Response {
-    let who = match signed_in(who) {
-        Ok(who) => who,
-        Err(response) => return response,
-    };
-    let city = match query.city() {
-        Ok(city) => city,
-        Err(error) => return who.refused(error).into_response(),
-    };
+async fn get_events(State(state): State<AppState>, who: Result<StaffPage, WebError>, Query(query): Query<BoardQuery>) -> Result<Response, ForScript> {
+    let who = who.map_err(ForScript)?;
+    let city = query.city().map_err(|e| ForScript(who.refused(e)))?;
     // Subscribe before reading, so no commit falls between the read and the wait.
     let commits = state.db.commits();
-    let current = match read_board(&state, who.staff.clone(), city).await {
-        Ok(board) => board.signature(),
-        Err(error) => return who.refused(error).into_response(),
-    };
+    let current = read_board(&state, who.staff.clone(), city).await.map_err(|e| ForScript(who.refused(e)))?.signature();
     // A page older than the stream (or a reconnect after a drop) is told at once to catch up.
     let behind = query.since.as_deref().is_some_and(|since| since != current.to_string());
     let watch = Watch { state, staff: who.staff, city, commits, shown: current };
@@ -167,5 +153,5 @@ async fn get_events(State(state): State<AppState>, who: Result<StaffPage, WebErr
         let event = Event::default().event("refresh").data(watch.shown.to_string());
         Some((Ok::<_, std::convert::Infallible>(event), (watch, false)))
     });
-    Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)).into_response()
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)).into_response())
 }
