@@ -7,6 +7,7 @@ pub mod alerts;
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod board;
 pub mod check;
 pub mod cities;
 pub mod clock;

@@ -152,3 +152,11 @@ pub fn remind_breaks(conn: &Connection, now: DateTime<Utc>) -> rusqlite::Result<
     )?;
     Ok(rows.into_iter().map(|(m, _)| m).collect())
 }
+
+/// Names and phones of masters by id, for pages that say who did what.
+pub fn contacts(conn: &Connection, ids: &[MasterId]) -> rusqlite::Result<std::collections::HashMap<MasterId, (String, String)>> {
+    let ids = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
+    let mut stmt = conn.prepare_cached("SELECT id, full_name, phone FROM masters WHERE id IN (SELECT value FROM json_each(?1))")?;
+    let rows = stmt.query_map([ids], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?;
+    rows.collect()
+}

@@ -222,3 +222,13 @@ pub fn reset_password(conn: &Connection, now: DateTime<Utc>, actor: &Staff, id: 
     conn.execute("UPDATE api_tokens SET revoked_at = ?2 WHERE staff_id = ?1 AND revoked_at IS NULL", params![id, ms(now)])?;
     found(conn, id)
 }
+
+/// Names of staff members by id (the login when the name is empty), for pages that say who did what.
+pub fn names(conn: &Connection, ids: &[StaffId]) -> rusqlite::Result<std::collections::HashMap<StaffId, String>> {
+    let ids = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, CASE WHEN full_name = '' THEN login ELSE full_name END FROM staff_users WHERE id IN (SELECT value FROM json_each(?1))",
+    )?;
+    let rows = stmt.query_map([ids], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.collect()
+}

@@ -1,9 +1,511 @@
-//! (filled by its issue-4 work package)
+//! The order card (`GET /orders/{id}`): every field, the contacts, the status history with its actors, the
+//! offers, the engine's event log, the files, the manual candidate list and the staff actions. Each action
+//! is a POST form; a done one comes back to the card with a flash, a refused one shows the card again with
+//! the message (and, when the rule asks for it, a button to confirm).
 
+use std::collections::{BTreeSet, HashMap};
+
+use askama::Template;
 use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
+use rusqlite::Connection;
+use serde::Deserialize;
+use serde_json::Value;
 
+use super::{Chrome, CsrfForm, StaffPage, Tr, WebError, act, done, page, render_with};
 use crate::app::AppState;
+use crate::auth::Principal;
+use crate::domain::{MasterId, OfferState, OrderId, OrderStatus, OrderType, StaffId};
+use crate::engine::{self, AutoOutcome, ManualCandidate};
+use crate::error::Error;
+use crate::i18n::catalog;
+use crate::offers;
+use crate::orders::{self, OrderCard};
+use crate::settings::Settings;
+use crate::staff::Staff;
+use crate::uploads::{self, Attachment};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/orders/{id}", get(get_card))
+        .route("/orders/{id}/candidates", get(get_candidates))
+        .route("/orders/{id}/auto", post(post_auto))
+        .route("/orders/{id}/offer", post(post_offer))
+        .route("/orders/{id}/assign", post(post_assign))
+        .route("/orders/{id}/return", post(post_return))
+        .route("/orders/{id}/cancel", post(post_cancel))
+        .route("/orders/{id}/activate", post(post_activate))
+        .route("/orders/{id}/guarantee", post(post_guarantee))
+}
+
+/// What the card shows, read in one go.
+struct CardData {
+    card: OrderCard,
+    closed_at: Option<DateTime<Utc>>,
+    attachments: Vec<Attachment>,
+    /// The manual candidate list, when the order may be assigned.
+    candidates: Vec<ManualCandidate>,
+    masters: HashMap<MasterId, (String, String)>,
+    staff: HashMap<StaffId, String>,
+    warranty_days: i64,
+    now: DateTime<Utc>,
+}
+
+/// Every master id an event's particulars mention.
+fn masters_in(detail: &Value, into: &mut BTreeSet<MasterId>) {
+    match detail {
+        Value::Object(map) => {
+            for (key, value) in map {
+                if key == "master_id" || key == "preferred_master_id" || key == "unassigned_master_id" {
+                    into.extend(value.as_i64());
+                } else {
+                    masters_in(value, into);
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| masters_in(v, into)),
+        _ => {}
+    }
+}
+
+fn read_card(conn: &Connection, staff: &Staff, now: DateTime<Utc>, id: OrderId) -> Result<CardData, Error> {
+    let card = orders::card(conn, staff, id)?;
+    let closed_at = orders::load(conn, id)?.and_then(|o| o.closed_at);
+    let attachments = uploads::list_for(conn, &Principal::Staff(staff.clone()), id)?;
+    let assignable = card.order.assigned_master_id.is_none() && may_assign(card.order.status);
+    let candidates = if assignable { engine::manual_candidates(conn, now, staff, id)? } else { Vec::new() };
+    let mut master_ids = BTreeSet::new();
+    master_ids.extend(card.order.assigned_master_id);
+    master_ids.extend(card.order.preferred_master_id);
+    master_ids.extend(card.offers.iter().map(|o| o.master_id));
+    master_ids.extend(card.history.iter().filter_map(|h| h.master_id));
+    card.events.iter().for_each(|e| masters_in(&e.detail, &mut master_ids));
+    let mut staff_ids: BTreeSet<StaffId> = card.history.iter().filter_map(|h| h.staff_id).collect();
+    staff_ids.extend(card.events.iter().filter_map(|e| e.detail.get("staff_id").and_then(Value::as_i64)));
+    let masters = crate::masters::contacts(conn, &master_ids.into_iter().collect::<Vec<_>>())?;
+    let staff_names = crate::staff::names(conn, &staff_ids.into_iter().collect::<Vec<_>>())?;
+    let warranty_days = Settings::load(conn)?.warranty_days;
+    Ok(CardData { card, closed_at, attachments, candidates, masters, staff: staff_names, warranty_days, now })
+}
+
+/// "Assign" (auto, offer, direct) is offered only for these statuses (decisions §B.28).
+fn may_assign(status: OrderStatus) -> bool {
+    matches!(status, OrderStatus::Searching | OrderStatus::Guarantee | OrderStatus::Deferred)
+}
+
+/// A refused action, shown above the card's actions.
+struct Problem {
+    message: String,
+    /// The reasons the rule wants confirmed, readable.
+    reasons: Vec<String>,
+    /// The same action once more, confirmed.
+    confirm: Option<Confirm>,
+}
+
+/// A form that re-posts an action with its confirmation field set.
+struct Confirm {
+    action: String,
+    master_id: Option<MasterId>,
+    /// `force` or `confirm_deferred`.
+    field: &'static str,
+    label: String,
+}
+
+/// The cancel form as typed, with its error.
+#[derive(Default)]
+struct CancelField {
+    reason: String,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "web/order_card.html")]
+struct CardPage {
+    c: Chrome,
+    v: CardData,
+    problem: Option<Problem>,
+    cancel: CancelField,
+}
+
+/// One status-history line, ready to show.
+struct HistoryRow {
+    at: String,
+    from: Option<OrderStatus>,
+    to: OrderStatus,
+    actor: String,
+    reason: String,
+}
+
+/// One offer, ready to show.
+struct OfferRow {
+    round: i64,
+    cycle: i64,
+    master: String,
+    sent: String,
+    state: OfferState,
+    answered: Option<String>,
+    /// Seconds left of a live offer.
+    left: Option<i64>,
+}
+
+impl OfferRow {
+    /// The time left of a live offer, `m:ss`.
+    fn left_text(&self) -> String {
+        crate::board::minutes_seconds(self.left.unwrap_or_default())
+    }
+}
+
+/// One event, ready to show.
+struct EventRow {
+    at: String,
+    source: String,
+    kind: String,
+    details: Vec<(String, String)>,
+}
+
+/// The text of `key` when the catalog has it.
+fn known(tr: Tr, key: &str) -> Option<String> {
+    catalog(tr.0).get(key).cloned()
+}
+
+/// A skip code of the candidate filter (`not_on_shift`, `at_limit_2/5`, `on_break_until_…Z`) in words.
+fn skip_text(tr: Tr, code: &str, tz: &str) -> String {
+    if let Some(until) = code.strip_prefix("on_break_until_") {
+        let until = DateTime::parse_from_rfc3339(until).map(|t| time_in(t.with_timezone(&Utc), tz, "%H:%M")).unwrap_or_else(|_| until.into());
+        return tr.t("card.skip.on_break_until").replace("{until}", &until);
+    }
+    if let Some(load) = code.strip_prefix("at_limit_") {
+        return tr.t("card.skip.at_limit").replace("{load}", load);
+    }
+    known(tr, &format!("card.skip.{code}")).unwrap_or_else(|| code.to_string())
+}
+
+/// A time on the clock of the IANA zone `tz`.
+fn time_in(at: DateTime<Utc>, tz: &str, format: &str) -> String {
+    at.with_timezone(&crate::cities::parse_zone(tz)).format(format).to_string()
+}
+
+impl CardData {
+    fn tz(&self) -> &str {
+        &self.card.order.timezone
+    }
+
+    /// A time on the order's city clock, `dd.mm.yyyy HH:MM`.
+    fn time(&self, at: &DateTime<Utc>) -> String {
+        time_in(*at, self.tz(), "%d.%m.%Y %H:%M")
+    }
+
+    /// A time on the order's city clock with the zone named.
+    fn time_zoned(&self, at: &DateTime<Utc>) -> String {
+        format!("{} ({})", self.time(at), self.tz())
+    }
+
+    /// The visit window with the zone named.
+    fn slot(&self) -> Option<String> {
+        let order = &self.card.order;
+        let start = order.timeslot_start?;
+        let end = order.timeslot_end.map(|e| time_in(e, self.tz(), "–%H:%M")).unwrap_or_default();
+        Some(format!("{}{end} ({})", self.time(&start), self.tz()))
+    }
+
+    fn master_name(&self, id: &MasterId) -> String {
+        self.masters.get(id).map_or_else(|| format!("#{id}"), |(name, _)| format!("{name} (#{id})"))
+    }
+
+    fn master_phone(&self, id: &MasterId) -> Option<String> {
+        self.masters.get(id).map(|(_, phone)| phone.clone())
+    }
+
+    fn staff_name(&self, id: &StaffId) -> String {
+        self.staff.get(id).cloned().unwrap_or_else(|| format!("#{id}"))
+    }
+
+    /// Street, house, apartment: what a master needs to find the door.
+    fn address(&self, tr: &Tr) -> String {
+        let o = &self.card.order;
+        let mut parts: Vec<String> = [o.street.clone(), o.house.clone()].into_iter().flatten().collect();
+        if let Some(apartment) = &o.apartment {
+            parts.push(format!("{} {apartment}", tr.t("card.apartment_short")));
+        }
+        parts.join(", ")
+    }
+
+    fn rubles(&self, kop: &i64) -> String {
+        format!("{}.{:02}", kop / 100, kop % 100)
+    }
+
+    fn can_assign(&self) -> bool {
+        self.card.order.assigned_master_id.is_none() && may_assign(self.card.order.status)
+    }
+
+    fn can_return(&self) -> bool {
+        !matches!(self.card.order.status, OrderStatus::Payment | OrderStatus::Closed | OrderStatus::Canceled)
+    }
+
+    fn can_cancel(&self) -> bool {
+        !matches!(self.card.order.status, OrderStatus::Payment | OrderStatus::Closed | OrderStatus::Canceled)
+    }
+
+    fn can_activate(&self) -> bool {
+        self.card.order.status == OrderStatus::Deferred
+    }
+
+    /// A closed normal order with a master, inside the warranty window (decisions §B.10).
+    fn can_guarantee(&self) -> bool {
+        let o = &self.card.order;
+        let closed = self.closed_at.unwrap_or(o.created_at);
+        o.status == OrderStatus::Closed
+            && o.order_type == OrderType::Normal
+            && o.assigned_master_id.is_some()
+            && self.now <= closed + chrono::Duration::days(self.warranty_days)
+    }
+
+    fn unavailable(&self, tr: &Tr, candidate: &ManualCandidate) -> Vec<String> {
+        candidate.unavailable.iter().map(|code| skip_text(*tr, code, self.tz())).collect()
+    }
+
+    fn history(&self, tr: &Tr) -> Vec<HistoryRow> {
+        use crate::domain::ActorType;
+        self.card
+            .history
+            .iter()
+            .rev()
+            .map(|h| {
+                let actor = match (h.actor_type, h.staff_id, h.master_id) {
+                    (_, Some(staff), _) => format!("{}: {}", tr.t("card.actor.staff"), self.staff_name(&staff)),
+                    (_, _, Some(master)) => format!("{}: {}", tr.t("card.actor.master"), self.master_name(&master)),
+                    (ActorType::AutoDistribution, _, _) => tr.t("card.actor.auto"),
+                    _ => tr.t("card.actor.system"),
+                };
+                let reason = known(*tr, &format!("card.reason.{}", h.reason)).unwrap_or_else(|| h.reason.clone());
+                HistoryRow { at: self.time(&h.at), from: h.from_status, to: h.to_status, actor, reason }
+            })
+            .collect()
+    }
+
+    fn offers(&self) -> Vec<OfferRow> {
+        self.card
+            .offers
+            .iter()
+            .rev()
+            .map(|o| OfferRow {
+                round: o.round_number,
+                cycle: o.dist_cycle,
+                master: self.master_name(&o.master_id),
+                sent: self.time(&o.sent_at),
+                state: o.state,
+                answered: o.responded_at.map(|t| self.time(&t)),
+                left: o.is_live(self.now).then(|| (o.expires_at - self.now).num_seconds()),
+            })
+            .collect()
+    }
+
+    fn events(&self, tr: &Tr) -> Vec<EventRow> {
+        self.card
+            .events
+            .iter()
+            .rev()
+            .map(|e| EventRow {
+                at: self.time(&e.at),
+                source: known(*tr, &format!("card.source.{}", e.source)).unwrap_or_else(|| e.source.clone()),
+                kind: known(*tr, &format!("card.event.{}", e.kind)).unwrap_or_else(|| e.kind.clone()),
+                details: self.details(*tr, &e.detail),
+            })
+            .collect()
+    }
+
+    /// An event's particulars as labelled values: masters and staff by name, times on the city clock,
+    /// skip codes and escalation reasons in words.
+    fn details(&self, tr: Tr, detail: &Value) -> Vec<(String, String)> {
+        let Value::Object(map) = detail else { return Vec::new() };
+        map.iter()
+            .map(|(key, value)| {
+                let label = known(tr, &format!("card.detail.{key}")).unwrap_or_else(|| key.clone());
+                let text = match (key.as_str(), value) {
+                    ("master_id" | "preferred_master_id" | "unassigned_master_id", Value::Number(n)) => {
+                        n.as_i64().map_or_else(|| n.to_string(), |id| self.master_name(&id))
+                    }
+                    ("staff_id", Value::Number(n)) => n.as_i64().map_or_else(|| n.to_string(), |id| self.staff_name(&id)),
+                    ("reasons", Value::Array(codes)) => {
+                        codes.iter().filter_map(Value::as_str).map(|c| skip_text(tr, c, self.tz())).collect::<Vec<_>>().join("; ")
+                    }
+                    ("reason", Value::String(code)) => known(tr, &format!("board.reason.{code}")).unwrap_or_else(|| code.clone()),
+                    ("to", Value::String(status)) => tr.of("status.", status),
+                    ("until" | "target", Value::String(at)) => DateTime::parse_from_rfc3339(at)
+                        .map(|t| self.time(&t.with_timezone(&Utc)))
+                        .unwrap_or_else(|_| at.clone()),
+                    ("top", Value::Array(ranked)) => ranked
+                        .iter()
+                        .filter_map(|r| r.get("master_id").and_then(Value::as_i64))
+                        .map(|id| self.master_name(&id))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    (_, Value::Bool(yes)) => tr.t(if *yes { "web.yes" } else { "web.no" }),
+                    (_, Value::String(text)) => text.clone(),
+                    (_, other) => other.to_string(),
+                };
+                (label, text)
+            })
+            .collect()
+    }
+}
+
+/// The order id of the path; anything but a number is an order that does not exist.
+fn order_id(who: &StaffPage, raw: &str) -> Result<OrderId, WebError> {
+    raw.parse().map_err(|_| who.refused(Error::NotFound { what: "order" }))
+}
+
+/// Shows the card, with a refused action's message when there is one.
+async fn show(state: &AppState, who: &StaffPage, id: OrderId, status: StatusCode, problem: Option<Problem>, cancel: CancelField) -> Result<Response, WebError> {
+    let (c, v) = page(state, who, "orders", move |conn, staff, now| read_card(conn, staff, now, id)).await?;
+    Ok(render_with(status, &CardPage { c, v, problem, cancel }))
+}
+
+/// A refused action: a foreign or missing order is a 404 page; anything else is told on the card.
+async fn refused(state: &AppState, who: &StaffPage, id: OrderId, error: Error, confirm: Option<Confirm>) -> Result<Response, WebError> {
+    if matches!(error, Error::NotFound { what: "order" }) {
+        return Err(who.refused(error));
+    }
+    let status = crate::api::status_of(&error);
+    let tz = state.db.read_blocking(move |c| orders::view(c, id)).await.map(|o| o.timezone).unwrap_or_default();
+    let reasons = match &error {
+        Error::NeedsConfirmation { reasons } | Error::MasterNotEligible { reasons } => reasons.iter().map(|r| skip_text(who.tr, r, &tz)).collect(),
+        _ => Vec::new(),
+    };
+    let message = match &error {
+        Error::NeedsConfirmation { .. } => who.tr.t("card.needs_confirmation"),
+        Error::MasterNotEligible { .. } => who.tr.t("card.not_eligible"),
+        _ => error.message(who.tr.0),
+    };
+    let confirm = confirm.filter(|_| matches!(error, Error::NeedsConfirmation { .. } | Error::DeferredNeedsConfirmation));
+    show(state, who, id, status, Some(Problem { message, reasons, confirm }), CancelField::default()).await
+}
+
+async fn get_card(State(state): State<AppState>, who: StaffPage, Path(raw): Path<String>) -> Result<Response, WebError> {
+    let id = order_id(&who, &raw)?;
+    show(&state, &who, id, StatusCode::OK, None, CancelField::default()).await
+}
+
+/// The candidate list is a section of the card.
+async fn get_candidates(who: StaffPage, Path(raw): Path<String>) -> Result<Response, WebError> {
+    let id = order_id(&who, &raw)?;
+    Ok(Redirect::to(&format!("/orders/{id}#candidates")).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct NoFields {}
+
+#[derive(Debug, Deserialize)]
+struct AutoForm {
+    confirm_deferred: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PickForm {
+    master_id: Option<String>,
+    force: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct CancelForm {
+    reason: Option<String>,
+}
+
+fn checked(value: &Option<String>) -> bool {
+    matches!(value.as_deref(), Some("1" | "true" | "on"))
+}
+
+async fn post_auto(State(state): State<AppState>, Path(raw): Path<String>, who: StaffPage, CsrfForm(form): CsrfForm<AutoForm>) -> Result<Response, WebError> {
+    let id = order_id(&who, &raw)?;
+    let confirmed = checked(&form.confirm_deferred);
+    let seed = rand::random();
+    let outcome = act(&state, &who, move |tx, staff, now| engine::auto_distribute_now(tx, now, staff, id, confirmed, seed)).await;
+    let error = match outcome {
+        Ok(AutoOutcome::OfferSent(_)) => return Ok(done(&format!("/orders/{id}"), "order_auto_offer_sent")),
+        Ok(other) => other.error().unwrap_or(Error::NoCandidates),
+        Err(error) => error,
+    };
+    let confirm = Confirm { action: format!("/orders/{id}/auto"), master_id: None, field: "confirm_deferred", label: who.tr.t("card.auto_anyway") };
+    refused(&state, &who, id, error, Some(confirm)).await
+}
+
+/// The picked master of a form; anything but a number is a master that does not exist.
+fn picked(form: &PickForm) -> Option<MasterId> {
+    form.master_id.as_deref().and_then(|m| m.trim().parse().ok())
+}
+
+async fn post_offer(State(state): State<AppState>, Path(raw): Path<String>, who: StaffPage, CsrfForm(form): CsrfForm<PickForm>) -> Result<Response, WebError> {
+    let id = order_id(&who, &raw)?;
+    let force = checked(&form.force);
+    let master = picked(&form);
+    let result = match master {
+        Some(master) => act(&state, &who, move |tx, staff, now| offers::manual_offer(tx, now, staff, id, master, force)).await.map(|_| ()),
+        None => Err(Error::NotFound { what: "master" }),
+    };
+    match result {
+        Ok(()) => Ok(done(&format!("/orders/{id}"), "order_offer_sent")),
+        Err(error) => {
+            let confirm = Confirm { action: format!("/orders/{id}/offer"), master_id: master, field: "force", label: who.tr.t("card.send_anyway") };
+            refused(&state, &who, id, error, Some(confirm)).await
+        }
+    }
+}
+
+async fn post_assign(State(state): State<AppState>, Path(raw): Path<String>, who: StaffPage, CsrfForm(form): CsrfForm<PickForm>) -> Result<Response, WebError> {
+    let id = order_id(&who, &raw)?;
+    let force = checked(&form.force);
+    let master = picked(&form);
+    let result = match master {
+        Some(master) => act(&state, &who, move |tx, staff, now| orders::assign_directly(tx, now, staff, id, master, force)).await,
+        None => Err(Error::NotFound { what: "master" }),
+    };
+    match result {
+        Ok(()) => Ok(done(&format!("/orders/{id}"), "order_assigned")),
+        Err(error) => {
+            let confirm = Confirm { action: format!("/orders/{id}/assign"), master_id: master, field: "force", label: who.tr.t("card.assign_anyway") };
+            refused(&state, &who, id, error, Some(confirm)).await
+        }
+    }
+}
+
+async fn post_return(State(state): State<AppState>, Path(raw): Path<String>, who: StaffPage, CsrfForm(_): CsrfForm<NoFields>) -> Result<Response, WebError> {
+    let id = order_id(&who, &raw)?;
+    match act(&state, &who, move |tx, staff, now| orders::return_to_search(tx, now, staff, id)).await {
+        Ok(_) => Ok(done(&format!("/orders/{id}"), "order_returned_to_search")),
+        Err(error) => refused(&state, &who, id, error, None).await,
+    }
+}
+
+async fn post_cancel(State(state): State<AppState>, Path(raw): Path<String>, who: StaffPage, CsrfForm(form): CsrfForm<CancelForm>) -> Result<Response, WebError> {
+    let id = order_id(&who, &raw)?;
+    let reason = form.reason.unwrap_or_default();
+    let typed = reason.clone();
+    match act(&state, &who, move |tx, staff, now| orders::cancel(tx, now, staff, id, &reason)).await {
+        Ok(()) => Ok(done(&format!("/orders/{id}"), "order_canceled")),
+        Err(error @ Error::Invalid { .. }) => {
+            let cancel = CancelField { reason: typed, error: Some(error.message(who.tr.0)) };
+            show(&state, &who, id, crate::api::status_of(&error), None, cancel).await
+        }
+        Err(error) => refused(&state, &who, id, error, None).await,
+    }
+}
+
+async fn post_activate(State(state): State<AppState>, Path(raw): Path<String>, who: StaffPage, CsrfForm(_): CsrfForm<NoFields>) -> Result<Response, WebError> {
+    let id = order_id(&who, &raw)?;
+    match act(&state, &who, move |tx, staff, now| orders::activate_deferred(tx, now, staff, id)).await {
+        Ok(_) => Ok(done(&format!("/orders/{id}"), "order_activated")),
+        Err(error) => refused(&state, &who, id, error, None).await,
+    }
+}
+
+async fn post_guarantee(State(state): State<AppState>, Path(raw): Path<String>, who: StaffPage, CsrfForm(_): CsrfForm<NoFields>) -> Result<Response, WebError> {
+    let id = order_id(&who, &raw)?;
+    match act(&state, &who, move |tx, staff, now| orders::create_guarantee(tx, now, staff, id)).await {
+        Ok(created) => Ok(done(&format!("/orders/{}", created.id), "order_guarantee_created")),
+        Err(error) => refused(&state, &who, id, error, None).await,
+    }
 }
