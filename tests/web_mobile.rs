@@ -274,8 +274,16 @@ async fn declining_asks_first_and_an_expired_offer_cannot_be_accepted() {
     assert_eq!(again.status, StatusCode::CONFLICT);
     assert!(again.has("Вы уже отклонили этот заказ"), "{}", again.html);
 
-    let late = offer(&app, ELECTRICS_SEARCHING, 14);
+    let capped = offer(&app, ELECTRICS_SEARCHING, 14);
+    exec(&app, "UPDATE masters SET max_active_orders_override = 1 WHERE id = 14");
     let mut other = app.master(&master_phone(14)).await;
+    let limit = other.m_post(&format!("/m/offers/{capped}/accept"), &[]).await;
+    assert_eq!(limit.status, StatusCode::CONFLICT);
+    assert!(limit.has("id=\"message\"") && limit.has("(1/1)") && !limit.has("id=\"accept\""), "his order 10 fills the limit: {}", limit.html);
+    exec(&app, "UPDATE masters SET max_active_orders_override = NULL WHERE id = 14");
+    exec(&app, &format!("UPDATE offers SET state = 'DECLINED', responded_at = sent_at WHERE id = {capped}"));
+
+    let late = offer(&app, ELECTRICS_SEARCHING, 14);
     app.clock.advance(Duration::seconds(121));
     let card = other.get(&format!("/m/offers/{late}")).await;
     assert_eq!(card.status, StatusCode::CONFLICT);
@@ -301,7 +309,7 @@ async fn the_offer_stream_sends_the_new_offer_within_two_seconds() {
     let deadline = tokio::time::Instant::now() + StdDuration::from_secs(2);
     while !seen.contains(&format!("data-offer-id=\"{mine}\"")) {
         let chunk = tokio::time::timeout_at(deadline, stream.chunk()).await.expect("an event within 2 s").unwrap().unwrap();
-        seen.push_str(&String::from_utf8(chunk.to_vec()).unwrap());
+        seen.push_str(std::str::from_utf8(&chunk).unwrap());
     }
     assert!(!seen.contains(&format!("data-offer-id=\"{other}\"")), "only his own offers: {seen}");
 

@@ -45,6 +45,7 @@
       var ctx = new Audio(), osc = ctx.createOscillator();
       osc.frequency.value = 880;
       osc.connect(ctx.destination);
+      osc.onended = function () { ctx.close(); };
       osc.start();
       osc.stop(ctx.currentTime + 0.2);
     } catch (e) { /* sound is a convenience: browsers may refuse it before a tap */ }

@@ -197,10 +197,13 @@ impl CloseUpload {
             let file_name = field.file_name().unwrap_or_default().to_string();
             let mut bytes = Vec::new();
             while let Some(chunk) = field.chunk().await? {
+                if upload.too_big {
+                    continue;
+                }
                 if bytes.len() + chunk.len() > MAX_FILE_BYTES as usize {
                     upload.too_big = true;
                     bytes = Vec::new();
-                } else if !upload.too_big {
+                } else {
                     bytes.extend_from_slice(&chunk);
                 }
             }
