@@ -2,12 +2,13 @@
 //! client, his orders with the client, his history with earnings, and his notification feed. A master
 //! only ever sees his own offers and orders; anything else is "not found".
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
 use crate::db::{at, ms};
-use crate::domain::{Category, MasterId, OfferId, OfferState, OrderId, OrderStatus, OrderType};
+use crate::domain::{Category, MasterId, ModerationStatus, OfferId, OfferState, OrderId, OrderStatus, OrderType};
+use crate::masters::ShiftState;
 use crate::error::{Error, Result};
 use crate::offers::{self, Offer};
 use crate::queue::PageRequest;
@@ -307,4 +308,74 @@ pub fn mark_read(conn: &Connection, now: DateTime<Utc>, master: MasterId, id: i6
         .prepare_cached("UPDATE notifications_outbox SET read_at = COALESCE(read_at, ?3) WHERE id = ?1 AND master_id = ?2")?
         .execute(params![id, master, ms(now)])?;
     if changed == 0 { Err(Error::NotFound { what: "notification" }) } else { Ok(()) }
+}
+
+/// The master's own account as his home screen shows it (product.md §3.1): his moderation state, shift
+/// and unread notifications.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Profile {
+    /// Full name.
+    pub full_name: String,
+    /// Home city's name.
+    pub city: Option<String>,
+    /// Home city's time zone.
+    pub timezone: Option<String>,
+    /// PENDING, APPROVED or REJECTED.
+    pub moderation: ModerationStatus,
+    /// Why the questionnaire was rejected.
+    pub moderation_reason: Option<String>,
+    /// His shift.
+    pub shift: ShiftState,
+    /// Unread notifications.
+    pub unread: i64,
+}
+
+/// The master's own account; any other id is "not found".
+pub fn profile(conn: &Connection, master: MasterId) -> Result<Profile> {
+    conn.prepare_cached(
+        "SELECT m.full_name, c.name, c.timezone, m.moderation_status, m.moderation_reason, m.shift_status, m.break_until,
+                (SELECT COUNT(*) FROM notifications_outbox n WHERE n.master_id = m.id AND n.read_at IS NULL)
+         FROM masters m LEFT JOIN cities c ON c.id = m.city_id WHERE m.id = ?1",
+    )?
+    .query_row([master], |r| {
+        Ok(Profile {
+            full_name: r.get(0)?,
+            city: r.get(1)?,
+            timezone: r.get(2)?,
+            moderation: r.get(3)?,
+            moderation_reason: r.get(4)?,
+            shift: ShiftState { status: r.get(5)?, break_until: r.get::<_, Option<i64>>(6)?.map(at) },
+            unread: r.get(7)?,
+        })
+    })
+    .optional()?
+    .ok_or(Error::NotFound { what: "master" })
+}
+
+/// The master's statistics (product.md §3.7).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Statistics {
+    /// CLOSED orders, all time.
+    pub completed: i64,
+    /// His rating.
+    pub rating: f64,
+    /// Mean time from an offer's sending to his accepting it, over his ACCEPTED offers.
+    pub average_response: Option<chrono::Duration>,
+    /// CLOSED orders changed since the first day of the current month (UTC).
+    pub this_month: i64,
+}
+
+/// Computes the master's statistics from his orders and offers.
+pub fn statistics(conn: &Connection, now: DateTime<Utc>, master: MasterId) -> Result<Statistics> {
+    let month_start = now.date_naive().with_day(1).and_then(|d| d.and_hms_opt(0, 0, 0)).map_or(now, |d| d.and_utc());
+    let (completed, this_month): (i64, i64) = conn
+        .prepare_cached(
+            "SELECT COUNT(*), COUNT(*) FILTER (WHERE updated_at >= ?2) FROM orders WHERE assigned_master_id = ?1 AND status = 'CLOSED'",
+        )?
+        .query_row(params![master, ms(month_start)], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let rating: f64 = conn.prepare_cached("SELECT rating FROM masters WHERE id = ?1")?.query_row([master], |r| r.get(0)).optional()?.ok_or(Error::NotFound { what: "master" })?;
+    let average_ms: Option<f64> = conn
+        .prepare_cached("SELECT AVG(responded_at - sent_at) FROM offers WHERE master_id = ?1 AND state = 'ACCEPTED' AND responded_at IS NOT NULL")?
+        .query_row([master], |r| r.get(0))?;
+    Ok(Statistics { completed, rating, average_response: average_ms.map(|v| chrono::Duration::milliseconds(v.round() as i64)), this_month })
 }

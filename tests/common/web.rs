@@ -149,3 +149,40 @@ pub fn csrf_of(html: &str) -> Option<String> {
     let at = html.find("name=\"csrf\" value=\"")? + "name=\"csrf\" value=\"".len();
     Some(html[at..].split('"').next()?.to_string())
 }
+
+impl WebApp {
+    /// A browser signed in on the master's page as the demo master with `phone` (password `demo`).
+    pub async fn master(&self, phone: &str) -> Browser {
+        let mut browser = self.anonymous();
+        let page = browser.post_raw("/m/login", &[("phone", phone), ("password", fieldservice::demo::PASSWORD)]).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "master login as {phone}: {}", page.html);
+        browser
+    }
+}
+
+impl Browser {
+    /// Posts a form of the master's page with the CSRF token read off his home screen.
+    pub async fn m_post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let csrf = self.csrf("/m").await;
+        let mut all: Vec<(&str, &str)> = vec![("csrf", csrf.as_str())];
+        all.extend_from_slice(fields);
+        self.post_raw(path, &all).await
+    }
+
+    /// Posts a multipart form of the master's page with the CSRF token read off his home screen.
+    pub async fn m_post_multipart(&mut self, path: &str, form: reqwest::multipart::Form) -> Page {
+        let csrf = self.csrf("/m").await;
+        self.post_multipart_raw(path, form.text("csrf", csrf)).await
+    }
+
+    /// Posts exactly `form` as multipart (no token added).
+    pub async fn post_multipart_raw(&mut self, path: &str, form: reqwest::multipart::Form) -> Page {
+        let response = self.http.post(format!("{}{path}", self.base)).header(COOKIE, self.cookie_header()).multipart(form).send().await.unwrap();
+        self.finish(response).await
+    }
+
+    /// Opens `path` as a stream (server-sent events): the response, to be read chunk by chunk.
+    pub async fn open_stream(&mut self, path: &str) -> reqwest::Response {
+        self.http.get(format!("{}{path}", self.base)).header(COOKIE, self.cookie_header()).send().await.unwrap()
+    }
+}

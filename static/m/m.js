@@ -1,0 +1,100 @@
+// The master's page: countdowns, the live offer list (server-sent events), copy buttons, one tap per form,
+// the offline notice and the service worker. Every form works without this file.
+(function () {
+  "use strict";
+
+  function clock(seconds) {
+    var h = Math.floor(seconds / 3600), m = Math.floor(seconds % 3600 / 60), s = seconds % 60;
+    var mm = h > 0 && m < 10 ? "0" + m : String(m);
+    return (h > 0 ? h + ":" : "") + mm + ":" + (s < 10 ? "0" : "") + s;
+  }
+
+  // Each countdown ends at a fixed moment; an offer whose time is up disappears from the list, and on its
+  // card the accept button is withdrawn (the server would refuse it anyway).
+  function startCountdowns(root) {
+    var now = Date.now();
+    root.querySelectorAll(".countdown[data-left]").forEach(function (el) {
+      el.dataset.end = String(now + Number(el.dataset.left) * 1000);
+    });
+  }
+
+  function tick() {
+    var now = Date.now();
+    document.querySelectorAll(".countdown[data-end]").forEach(function (el) {
+      var left = Math.max(0, Math.round((Number(el.dataset.end) - now) / 1000));
+      el.textContent = clock(left);
+      el.classList.toggle("low", left <= 30);
+      if (left > 0) return;
+      var item = el.closest("#offers [data-offer-id]");
+      if (item) item.remove();
+      if (el.dataset.expires === "card") expireCard();
+    });
+  }
+
+  function expireCard() {
+    var accept = document.getElementById("accept");
+    if (accept) accept.closest("form").remove();
+    var note = document.getElementById("expired-note");
+    if (note) note.hidden = false;
+  }
+
+  function cue() {
+    if (navigator.vibrate) navigator.vibrate([200, 100, 200]);
+    try {
+      var Audio = window.AudioContext || window.webkitAudioContext;
+      var ctx = new Audio(), osc = ctx.createOscillator();
+      osc.frequency.value = 880;
+      osc.connect(ctx.destination);
+      osc.onended = function () { ctx.close(); };
+      osc.start();
+      osc.stop(ctx.currentTime + 0.2);
+    } catch (e) { /* sound is a convenience: browsers may refuse it before a tap */ }
+  }
+
+  function ids(root) {
+    return Array.prototype.map.call(root.querySelectorAll("[data-offer-id]"), function (el) { return el.dataset.offerId; });
+  }
+
+  function liveOffers() {
+    var list = document.getElementById("offers");
+    if (!list || !list.dataset.stream || !window.EventSource) return;
+    var source = new EventSource(list.dataset.stream);
+    source.addEventListener("offers", function (event) {
+      var before = ids(list);
+      list.innerHTML = event.data;
+      startCountdowns(list);
+      if (ids(list).some(function (id) { return before.indexOf(id) < 0; })) cue();
+      setOffline(false);
+    });
+    source.addEventListener("error", function () { setOffline(!navigator.onLine); });
+  }
+
+  function setOffline(offline) {
+    var notice = document.getElementById("offline-notice");
+    if (notice) notice.hidden = !offline;
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("button[data-copy]");
+    if (!button || !navigator.clipboard) return;
+    navigator.clipboard.writeText(button.dataset.copy).then(function () {
+      if (button.dataset.copied) button.textContent = button.dataset.copied;
+    });
+  });
+
+  document.addEventListener("submit", function (event) {
+    // One tap is enough: a second one while the first is on its way would only be refused.
+    var button = event.target.querySelector("button:not([name])");
+    if (button) setTimeout(function () { button.disabled = true; }, 0);
+  });
+
+  window.addEventListener("offline", function () { setOffline(true); });
+  window.addEventListener("online", function () { setOffline(false); });
+
+  startCountdowns(document);
+  tick();
+  setInterval(tick, 1000);
+  liveOffers();
+  setOffline(!navigator.onLine);
+  if ("serviceWorker" in navigator) navigator.serviceWorker.register("/m/sw.js", { scope: "/m/" }).catch(function () {});
+})();
