@@ -87,7 +87,7 @@ fn scoped_city(state: &AppState, template: &str, params: &RawPathParams) -> Opti
 }
 
 /// Middleware: resolves the caller once (handlers reuse it), enforces the route's policy and the staff
-/// member's city scope.
+/// member's city scope. On the routes of [`resolved_by_handler`] a bearer token is left to the handler.
 pub async fn enforce(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let Some(template) = request.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string()) else {
         return next.run(request).await;
