@@ -15,12 +15,15 @@
 //! and the tails rather than absolute throughput; nothing here asserts on time.
 //!
 //! Knobs (env): `FS_BENCH_HTTP_DURABILITY` (`full,normal` by default), `FS_BENCH_HTTP_ACCEPTS` (distinct
-//! offers accepted in (a), default 1000), `FS_BENCH_HTTP_CLIENTS` (concurrent clients of (a), default 3),
+//! offers accepted in (a), default 1000), `FS_BENCH_HTTP_CLIENTS` (concurrent clients of (a), default 8),
 //! `FS_BENCH_HTTP_BASELINE_TXS` (default 1000), `FS_BENCH_HTTP_RACERS` (default 1000), `FS_BENCH_HTTP_RACES`
 //! (default 3), `FS_BENCH_HTTP_READERS` (default 200), `FS_BENCH_HTTP_READS_EACH` (requests per reader and
 //! endpoint, default 25), `FS_BENCH_HTTP_ROUNDS` (accept rounds between baselines, default 5),
 //! `FS_BENCH_HTTP_PACE_MS` (the paced read run: one request per client every N ms, default 250; 0 = off),
 //! `FS_BENCH_HTTP_KEEP` (a path: a copy of each database after its run is written to `<path>.<durability>`).
+//!
+//! (a) runs 8 clients by default: a firm has many masters pressing accept at once, and with only 3 the
+//! measure is each client's round trip (the server idles between requests) rather than the server's rate.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -748,7 +751,7 @@ fn yes(ok: bool) -> &'static str {
 fn main() {
     let sizes = Sizes {
         accepts: env_usize("FS_BENCH_HTTP_ACCEPTS", 1000),
-        clients: env_usize("FS_BENCH_HTTP_CLIENTS", 3).max(1),
+        clients: env_usize("FS_BENCH_HTTP_CLIENTS", 8).max(1),
         baseline_txs: env_usize("FS_BENCH_HTTP_BASELINE_TXS", 1000),
         racers: env_usize("FS_BENCH_HTTP_RACERS", 1000).max(2),
         races: env_usize("FS_BENCH_HTTP_RACES", 3).max(1),

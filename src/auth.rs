@@ -77,7 +77,14 @@ fn secret() -> String {
 
 /// What is stored for a secret.
 pub fn hash_secret(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    // Every bearer request hashes its token: hex by table, not one `format!` per byte.
+    let mut out = String::with_capacity(64);
+    for b in Sha256::digest(secret.as_bytes()) {
+        out.push(HEX[usize::from(b >> 4)].into());
+        out.push(HEX[usize::from(b & 0xf)].into());
+    }
+    out
 }
 
 /// Refuses a login while the account or the address has [`MAX_FAILURES`] failures in the window, naming
@@ -150,7 +157,8 @@ pub fn login_master(conn: &Connection, now: DateTime<Utc>, phone_raw: &str, pass
 /// A master allowed to use the system now; blocked and deleted accounts are refused with the reason.
 pub fn master_account(conn: &Connection, id: MasterId) -> Result<MasterAccount> {
     let row = conn
-        .query_row("SELECT full_name, city_id, is_blocked, blocked_reason, is_deleted FROM masters WHERE id = ?1", [id], |r| {
+        .prepare_cached("SELECT full_name, city_id, is_blocked, blocked_reason, is_deleted FROM masters WHERE id = ?1")?
+        .query_row([id], |r| {
             let account = MasterAccount { id, full_name: r.get(0)?, city_id: r.get(1)? };
             Ok((account, r.get::<_, bool>(2)?, r.get::<_, Option<String>>(3)?, r.get::<_, bool>(4)?))
         })

@@ -31,11 +31,13 @@ impl Via {
 /// The escalation flags come from the order's event log ("was ever escalated"), not from the current
 /// timestamps, which an offer clears.
 pub fn record_assignment(conn: &Connection, now: DateTime<Utc>, order: &Order, master: MasterId, via: Via, staff: Option<StaffId>) {
-    let result = conn.execute_batch("SAVEPOINT metrics").and_then(|()| {
+    // Cached statements: this runs in every accept, inside the writer's transaction.
+    let result = conn.prepare_cached("SAVEPOINT metrics").and_then(|mut s| s.execute([])).and_then(|_| {
         let inserted = insert(conn, now, order, master, via, staff);
-        let end = if inserted.is_ok() { "RELEASE metrics" } else { "ROLLBACK TO metrics; RELEASE metrics" };
-        conn.execute_batch(end)?;
-        inserted
+        match inserted {
+            Ok(()) => conn.prepare_cached("RELEASE metrics")?.execute([]).map(drop),
+            Err(error) => conn.execute_batch("ROLLBACK TO metrics; RELEASE metrics").and(Err(error)),
+        }
     });
     if let Err(error) = result {
         tracing::warn!(order = order.id, %error, "distribution metric not recorded");

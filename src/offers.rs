@@ -232,21 +232,32 @@ pub fn accept(conn: &Connection, now: DateTime<Utc>, master: MasterId, offer_id:
 /// Within this process at most one accept per order runs at a time: while one is in flight the others
 /// wait for it, and when it wins they are told "already taken" at once, without queueing for the writer.
 pub fn accept_now(db: &Db, now: DateTime<Utc>, master: MasterId, offer: OfferId) -> Result<Accepted> {
-    loop {
+    accept_now_then(db, now, master, offer, |_, accepted| Ok(accepted))
+}
+
+/// [`accept_now`], with `answer` reading what the winner is shown inside the accept's own transaction:
+/// the writer's cache is warm there, while a read connection would re-read the pages the accept just wrote.
+pub fn accept_now_then<T>(
+    db: &Db,
+    now: DateTime<Utc>,
+    master: MasterId,
+    offer: OfferId,
+    answer: impl FnOnce(&Connection, Accepted) -> Result<T>,
+) -> Result<T> {
+    let claim = loop {
         let order = db.read(|conn| quick_check(conn, now, master, offer))?;
         match claims::begin(db.path(), order) {
-            claims::Turn::Lead(claim) => {
-                let result = db.write(|tx| accept(tx, now, master, offer));
-                claim.finish(result.is_ok());
-                return result;
-            }
+            claims::Turn::Lead(claim) => break claim,
             claims::Turn::Follow(claim) => {
                 if claim.wait_won() {
                     return Err(Error::OfferTaken);
                 }
             }
         }
-    }
+    };
+    let result = db.write(|tx| answer(tx, accept(tx, now, master, offer)?));
+    claim.finish(result.is_ok());
+    result
 }
 
 /// The accepts in flight in this process, one leader per (database, order).

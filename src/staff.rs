@@ -36,9 +36,8 @@ impl Staff {
 /// Loads an active staff member; `None` for an unknown or deactivated one.
 pub fn load_active(conn: &Connection, id: StaffId) -> Result<Option<Staff>> {
     let row: Option<(String, StaffRole)> = conn
-        .query_row("SELECT login, role FROM staff_users WHERE id = ?1 AND is_active = 1", [id], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
+        .prepare_cached("SELECT login, role FROM staff_users WHERE id = ?1 AND is_active = 1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     let Some((login, role)) = row else { return Ok(None) };
     let mut stmt = conn.prepare_cached("SELECT city_id FROM staff_cities WHERE staff_id = ?1 ORDER BY city_id")?;

@@ -179,6 +179,43 @@ fn order_form(city: i64, district: Option<i64>) -> Value {
     })
 }
 
+/// The accept route resolves a bearer token in its own blocking task rather than in the guard: an unknown
+/// token is still refused with 401 (also before a malformed offer id is looked at), a staff token with
+/// 403, a blocked master with his reason and a revoked token with 401, and none of them changes anything.
+#[tokio::test]
+async fn an_accept_with_a_bad_token_or_by_a_blocked_master_is_refused_and_changes_nothing() {
+    let app = spawn_app().await;
+    let w = &app.world;
+    let moscow = w.moscow();
+    let district = w.district(moscow, "Центральный");
+    let master = w.master(M::serving(moscow, &[district]));
+    let order = w.order(t0(), district);
+    app.tick();
+    let offer: i64 = w.scalar("SELECT id FROM offers WHERE order_id = ?1 AND master_id = ?2", [order, master]);
+    let token = app.master_login(master).await;
+    let staff = app.staff_token(&w.staff(StaffRole::GlobalAdmin, &[]));
+    let accept = format!("/api/v1/me/offers/{offer}/accept");
+    let before = w.dump();
+
+    let unknown = Auth::Bearer("no-such-token".into());
+    for path in [accept.as_str(), "/api/v1/me/offers/abc/accept"] {
+        let (status, body) = app.post_empty(&unknown, path).await;
+        assert_eq!((status, code(&body)), (StatusCode::UNAUTHORIZED, "unauthenticated"), "{path}");
+    }
+    let (status, body) = app.post_empty(&staff, &accept).await;
+    assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "forbidden"));
+    w.exec("UPDATE masters SET is_blocked = 1, blocked_reason = 'Жалобы клиентов' WHERE id = ?1", [master]);
+    let (status, body) = app.post_empty(&token, &accept).await;
+    assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "master_blocked"));
+    w.exec("UPDATE masters SET is_blocked = 0, blocked_reason = NULL WHERE id = ?1", [master]);
+    assert_eq!(w.dump(), before, "refusals changed nothing");
+
+    w.exec("UPDATE api_tokens SET revoked_at = 1 WHERE master_id = ?1", [master]);
+    let (status, body) = app.post_empty(&token, &accept).await;
+    assert_eq!((status, code(&body)), (StatusCode::UNAUTHORIZED, "unauthenticated"));
+    assert_eq!(w.assigned(order), None);
+}
+
 #[tokio::test]
 async fn an_order_lives_its_whole_life_over_http() {
     let app = spawn_app().await;
