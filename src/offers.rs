@@ -242,8 +242,11 @@ pub fn accept_now_then<T>(
     now: DateTime<Utc>,
     master: MasterId,
     offer: OfferId,
-    answer: impl FnOnce(&Connection, Accepted) -> Result<T>,
-) -> Result<T> {
+    answer: impl FnOnce(&Connection, Accepted) -> Result<T> + Send + 'static,
+) -> Result<T>
+where
+    T: Send + 'static,
+{
     let claim = loop {
         let order = db.read(|conn| quick_check(conn, now, master, offer))?;
         match claims::begin(db.path(), order) {
@@ -255,7 +258,8 @@ pub fn accept_now_then<T>(
             }
         }
     };
-    let result = db.write(|tx| answer(tx, accept(tx, now, master, offer)?));
+    // Accepts of different orders commit together (one fsync for all that arrive during a commit).
+    let result = db.write_grouped(move |tx| answer(tx, accept(tx, now, master, offer)?));
     claim.finish(result.is_ok());
     result
 }

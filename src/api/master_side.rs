@@ -54,7 +54,7 @@ async fn post_accept(
     let order = tokio::task::spawn_blocking(move || {
         let master = db.read(|c| caller.resolve(c)).map_err(|e| ApiError::new(e, lang))?;
         let PathParam(id) = id?;
-        offers::accept_now_then(&db, now, master, id, |c, accepted| master_views::my_order(c, master, accepted.order_id))
+        offers::accept_now_then(&db, now, master, id, move |c, accepted| master_views::my_order(c, master, accepted.order_id))
             .map_err(|e| ApiError::new(e, lang))
     })
     .await

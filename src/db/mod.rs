@@ -16,8 +16,10 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 use crate::cities;
 
+mod group;
+
 /// The schema, one entry per version: entry `n - 1` upgrades a file from version `n - 1` to `n`.
-const MIGRATIONS: &[&str] = &[include_str!("../schema.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("../../schema.sql")];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -61,6 +63,8 @@ pub struct Db {
     writer: Arc<Mutex<Connection>>,
     /// Counts this process's commits; live pages wait on it instead of polling the file.
     commits: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Accepts waiting to be committed together.
+    group: Arc<group::Group>,
 }
 
 impl std::fmt::Debug for Db {
@@ -98,7 +102,7 @@ impl Db {
         });
         let pool = Pool::builder().max_size(8).build(manager)?;
         let commits = Arc::new(tokio::sync::watch::Sender::new(0));
-        Ok(Self { path: path.to_path_buf(), pool, writer: Arc::new(Mutex::new(writer)), commits })
+        Ok(Self { path: path.to_path_buf(), pool, writer: Arc::new(Mutex::new(writer)), commits, group: Arc::default() })
     }
 
     /// The database file.
@@ -118,6 +122,19 @@ impl Db {
         tx.commit()?;
         self.commits.send_modify(|n| *n = n.wrapping_add(1));
         Ok(value)
+    }
+
+    /// [`Db::write`] for short independent writes that many callers make at once (masters accepting
+    /// offers): the ones that arrive while a transaction is committing share the next one, each under its
+    /// own savepoint (see `group`). `f` must not depend on another write of the same batch.
+    pub fn write_grouped<T, E>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, E> + Send + 'static) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<rusqlite::Error> + Send + 'static,
+    {
+        let result = self.group.write(&self.writer, f);
+        self.commits.send_modify(|n| *n = n.wrapping_add(1));
+        result
     }
 
     /// Wakes on every committed write of this process (the scheduler, the pages, the API): what live
