@@ -332,3 +332,124 @@ fn delete_session(port: u16, session: &str) {
         let _ = stream.read_to_end(&mut Vec::new());
     }
 }
+
+// --- the flows' helpers (tests/browser_dispatcher.rs, tests/browser_master.rs) ------------------------------
+
+/// A valid 1×1 grey PNG: a photo of a document or of an act, as far as the uploads' checks go.
+pub const PNG: &[u8] = &[
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00, 0x01,
+    0x00, 0x00, 0x00, 0x01, 0x08, 0x00, 0x00, 0x00, 0x00, 0x3A, 0x7E, 0x9B, 0x55, 0x00, 0x00, 0x00, 0x0A, 0x49, 0x44, 0x41,
+    0x54, 0x78, 0x9C, 0x63, 0x68, 0x00, 0x00, 0x00, 0x82, 0x00, 0x81, 0x77, 0xCD, 0x72, 0xB6, 0x00, 0x00, 0x00, 0x00, 0x49,
+    0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
+];
+
+/// Writes [`PNG`] as `dir/name` for a file input and returns its path.
+pub fn png_file(dir: &Path, name: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, PNG).unwrap();
+    path
+}
+
+/// Runs one scheduler tick at the app's clock time, as the server's scheduler would; it must run cleanly.
+pub fn tick(app: &WebApp) -> fieldservice::engine::TickReport {
+    let options = fieldservice::engine::TickOptions { seed: 7, max_orders: fieldservice::engine::ORDERS_PER_TICK };
+    let report = fieldservice::engine::tick(&app.db, fieldservice::clock::Clock::now(&app.clock), options).expect("tick");
+    assert!(report.ran && report.errors.is_empty(), "the tick ran cleanly: {report:?}");
+    report
+}
+
+/// A master's bearer token from `POST /api/v1/auth/master/login` (password `demo` for the demo masters).
+pub async fn master_token(app: &WebApp, phone: &str, password: &str) -> String {
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/v1/auth/master/login", app.base))
+        .json(&json!({ "phone": phone, "password": password }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::OK, "master login {phone}");
+    let body: Value = response.json().await.unwrap();
+    body["token"].as_str().expect("a bearer token").to_string()
+}
+
+/// A staff member's API session from `POST /api/v1/auth/staff/login`: its cookie and CSRF token.
+pub struct StaffSession {
+    cookie: String,
+    csrf: String,
+    base: String,
+}
+
+impl StaffSession {
+    pub async fn sign_in(app: &WebApp, login: &str) -> Self {
+        let response = reqwest::Client::new()
+            .post(format!("{}/api/v1/auth/staff/login", app.base))
+            .json(&json!({ "login": login, "password": fieldservice::demo::PASSWORD }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), reqwest::StatusCode::OK, "staff login {login}");
+        let cookie = response.headers()[reqwest::header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_string();
+        let body: Value = response.json().await.unwrap();
+        let csrf = body["csrf_token"].as_str().expect("a CSRF token").to_string();
+        Self { cookie, csrf, base: app.base.clone() }
+    }
+
+    /// `POST path` with an empty JSON body; returns the status and the JSON answer.
+    pub async fn post(&self, path: &str) -> (reqwest::StatusCode, Value) {
+        let response = reqwest::Client::new()
+            .post(format!("{}{path}", self.base))
+            .header(reqwest::header::COOKIE, &self.cookie)
+            .header("x-csrf-token", &self.csrf)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        (response.status(), response.json().await.unwrap_or(Value::Null))
+    }
+}
+
+/// `POST path` as the master holding `token`; returns the status and the JSON answer.
+pub async fn master_post(app: &WebApp, token: &str, path: &str) -> (reqwest::StatusCode, Value) {
+    let response = reqwest::Client::new().post(format!("{}{path}", app.base)).bearer_auth(token).send().await.unwrap();
+    (response.status(), response.json().await.unwrap_or(Value::Null))
+}
+
+impl Window {
+    /// Gives the file input at `css` the file at `path`, as choosing it in the file dialog would.
+    pub async fn attach(&self, css: &str, path: &Path) {
+        let input = self.find(css).await;
+        input.send_keys(&path.display().to_string()).await.unwrap_or_else(|e| panic!("attach {} to {css}: {e}", path.display()));
+    }
+
+    /// Marks the current page (a global the next load would wipe), for [`Window::assert_not_reloaded`].
+    pub async fn mark_page(&self) {
+        self.execute("window.__marker = 1; return true;", vec![]).await;
+    }
+
+    /// Fails the test when the page marked by [`Window::mark_page`] was reloaded or left: a live update
+    /// must not need a reload.
+    pub async fn assert_not_reloaded(&self) {
+        let marker = self.execute("return window.__marker === 1;", vec![]).await;
+        assert_eq!(marker, json!(true), "{} was reloaded: the live update must come without a reload", self.path().await);
+    }
+
+    /// Scrolls the element at `css` to the middle of the screen, as a thumb would, and clicks it: on the
+    /// phone page a button at the screen's lower edge counts as "in view" for WebDriver while the fixed tabs
+    /// cover it.
+    pub async fn tap(&self, css: &str) {
+        let element = self.find(css).await;
+        self.client
+            .execute("arguments[0].scrollIntoView({ block: 'center' }); return true;", vec![json!(element)])
+            .await
+            .unwrap_or_else(|e| panic!("scroll to {css}: {e}"));
+        element.click().await.unwrap_or_else(|e| panic!("tap {css}: {e}"));
+    }
+
+    /// Signs a master in on the phone page `/m` with `phone` and `password` and waits for his home screen.
+    pub async fn sign_in_master(&self, phone: &str, password: &str) {
+        self.goto("/m").await;
+        self.fill("#phone", phone).await;
+        self.fill("#password", password).await;
+        self.click("#sign-in").await;
+        self.wait_for("#logout").await;
+    }
+}
