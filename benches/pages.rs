@@ -1,4 +1,4 @@
-//! Page benchmark: every staff page and the master's main screens, rendered by the real app (in this
+//! Page benchmark: every staff page and the master's screens, rendered by the real app (in this
 //! process, on loopback) over a realistic file — the demo dataset plus 1,000 masters and 10,000 orders
 //! in every state across Moscow and St Petersburg, with offers, history and engine events.
 //!
@@ -27,6 +27,35 @@ const TARGET: StdDuration = StdDuration::from_millis(50);
 const PAGES: &[(&str, &str)] = &[
     ("logist", "/"),
     ("admin", "/"),
+    ("logist", "/board/fragment"),
+    ("admin", "/board/fragment"),
+    ("logist", "/orders"),
+    ("admin", "/orders"),
+    ("admin", "/orders?status=SEARCHING&category=ELECTRICS"),
+    ("logist", "/orders?q=7999&by=phone"),
+    ("admin", "/orders/warranty"),
+    ("admin", "/orders/closed"),
+    ("logist", "/orders/new"),
+    ("logist", "/orders/{order}"),
+    ("logist", "/orders/{closed}"),
+    ("admin", "/masters"),
+    ("admin", "/masters?group=moderation"),
+    ("admin", "/masters/{master}"),
+    ("admin", "/invites"),
+    ("admin", "/cities"),
+    ("admin", "/cities/{city}"),
+    ("admin", "/alerts"),
+    ("admin", "/events"),
+    ("admin", "/staff"),
+    ("admin", "/settings"),
+    ("master", "/m/"),
+    ("master", "/m/offers"),
+    ("master", "/m/offers/{offer}"),
+    ("master", "/m/orders"),
+    ("master", "/m/orders/{mine}"),
+    ("master", "/m/history"),
+    ("master", "/m/stats"),
+    ("master", "/m/notifications"),
 ];
 
 /// A small deterministic generator (splitmix64): the same dataset in every run.
@@ -51,6 +80,9 @@ struct Ids {
     order: i64,
     closed: i64,
     master: i64,
+    city: i64,
+    offer: i64,
+    mine: i64,
 }
 
 /// The status mix of the 10,000 orders: (status, share in per mille).
@@ -166,15 +198,30 @@ fn build(tx: &Transaction<'_>, now: DateTime<Utc>) -> rusqlite::Result<Ids> {
             }
         }
     }
-    Ok(Ids { order: order_id, closed: closed_id, master: masters[1].0 })
+    // Demo master 1 (the "master" column) holds a live offer and an order in progress among all that.
+    let demo: (i64, i64) = tx.query_row("SELECT id, city_id FROM masters WHERE phone = '+79990000001'", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    insert_offer.execute(params![order_id, demo.0, 4, "SENT", ms(now - Duration::seconds(30)), ms(now + Duration::seconds(90)), None::<i64>])?;
+    let offer = tx.last_insert_rowid();
+    let mine: i64 = tx.query_row(
+        "UPDATE orders SET assigned_master_id = ?1 WHERE id = (SELECT id FROM orders WHERE status = 'ASSIGNED' AND city_id = ?2 LIMIT 1) RETURNING id",
+        [demo.0, demo.1],
+        |r| r.get(0),
+    )?;
+    Ok(Ids { order: order_id, closed: closed_id, master: masters[1].0, city: demo.1, offer, mine })
 }
 
 fn fill(path: &str, ids: &Ids) -> String {
-    path.replace("{order}", &ids.order.to_string()).replace("{closed}", &ids.closed.to_string()).replace("{master}", &ids.master.to_string())
+    [("{order}", ids.order), ("{closed}", ids.closed), ("{master}", ids.master), ("{city}", ids.city), ("{offer}", ids.offer), ("{mine}", ids.mine)]
+        .into_iter()
+        .fold(path.to_string(), |path, (name, id)| path.replace(name, &id.to_string()))
 }
 
 async fn sign_in(http: &reqwest::Client, base: &str, login: &str) -> String {
-    let response = http.post(format!("{base}/login")).form(&[("login", login), ("password", fieldservice::demo::PASSWORD)]).send().await.unwrap();
+    let (path, field, login) = match login {
+        "master" => ("/m/login", "phone", fieldservice::demo::master_phone(1)),
+        staff => ("/login", "login", staff.to_string()),
+    };
+    let response = http.post(format!("{base}{path}")).form(&[(field, login.as_str()), ("password", fieldservice::demo::PASSWORD)]).send().await.unwrap();
     assert_eq!(response.status(), 303, "sign in as {login}");
     response.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string()
 }
@@ -202,7 +249,7 @@ fn main() {
         tokio::spawn(app::serve(listener, state, std::future::pending()));
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         let mut cookies = std::collections::HashMap::new();
-        for login in ["admin", "logist"] {
+        for login in ["admin", "logist", "master"] {
             cookies.insert(login, sign_in(&http, &base, login).await);
         }
         println!("\n{:<8} {:<44} {:>6} {:>8} {:>8} {:>8} {:>8}  {:>6}", "who", "page", "status", "KB", "p50 ms", "p95 ms", "max ms", "<50ms");

@@ -44,8 +44,8 @@ pub struct DocumentForm {
 async fn post_document(State(state): State<AppState>, caller: MasterCaller, form: Result<Multipart, MultipartRejection>) -> Result<(StatusCode, Json<MasterDocument>), ApiError> {
     let (master, lang) = (caller.id, caller.lang);
     let form = UploadForm::read(form, "file", lang).await?;
-    let kind = DocumentKind::parse(form.fields.get("kind").map(String::as_str).unwrap_or_default()).map_err(|e| ApiError::new(e, lang))?;
-    let stored = form.store(&state, lang).await?;
+    let kind = DocumentKind::parse(form.field("kind").unwrap_or_default()).map_err(|e| ApiError::new(e, lang))?;
+    let stored = form.store(&state).await.map_err(|e| ApiError::new(e, lang))?;
     let key = stored.storage_key.clone();
     let attached = write(&state, lang, move |tx, now| uploads::attach_master_document(tx, now, master, kind, &stored)).await;
     // The new file goes when the row was refused; replaced files go once the new row is committed.

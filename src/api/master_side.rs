@@ -136,8 +136,8 @@ async fn post_close(
 ) -> Result<Json<MyOrder>, ApiError> {
     let (master, lang) = (caller.id, caller.lang);
     let form = UploadForm::read(form, "act", lang).await?;
-    let amount = form.fields.get("amount").cloned();
-    let stored = form.store(&state, lang).await?;
+    let amount = form.field("amount").map(str::to_string);
+    let stored = form.store(&state).await.map_err(|e| ApiError::new(e, lang))?;
     let key = stored.storage_key.clone();
     let closed = write(&state, lang, move |tx, now| {
         work::close(tx, now, master, id, amount.as_deref(), &stored)?;

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::lists::{Choice, local_time};
 use super::{Chrome, StaffPage, Tr, WebError, check_csrf_value, done, page, render_with};
+use crate::api::files::Parts;
 use crate::app::AppState;
 use crate::cities;
 use crate::domain::{Category, CityId, OrderStatus};
@@ -327,33 +328,11 @@ impl Submitted {
             return Ok(submitted);
         }
         let mut form = Multipart::from_request(req, state).await.map_err(|_| malformed())?;
-        while let Some(mut field) = form.next_field().await.map_err(|_| malformed())? {
-            let name = field.name().unwrap_or_default().to_string();
-            if name != FILES_FIELD {
-                let text = field.text().await.map_err(|_| malformed())?;
-                submitted.fields.insert(name, text);
-                continue;
-            }
-            let file_name = field.file_name().unwrap_or_default().to_string();
-            let mut bytes = Vec::new();
-            let mut size = 0usize;
-            while let Some(chunk) = field.chunk().await.map_err(|_| malformed())? {
-                size += chunk.len();
-                if size <= MAX_FILE_BYTES as usize {
-                    bytes.extend_from_slice(&chunk);
-                }
-            }
-            // An empty file input still sends one part without a name or content.
-            if file_name.is_empty() && size == 0 {
-                continue;
-            }
-            submitted.count += 1;
-            if size > MAX_FILE_BYTES as usize {
-                submitted.too_big = true;
-            } else if submitted.count <= MAX_ORDER_FILES {
-                submitted.files.push((file_name, bytes));
-            }
-        }
+        let parts = Parts::read(&mut form, |name| name == FILES_FIELD, MAX_ORDER_FILES).await.map_err(|_| malformed())?;
+        submitted.fields.extend(parts.fields);
+        submitted.count = parts.files.len() + parts.dropped;
+        submitted.too_big = parts.files.iter().any(|file| file.bytes.is_none());
+        submitted.files = parts.files.into_iter().filter_map(|file| Some((file.name, file.bytes?))).collect();
         Ok(submitted)
     }
 

@@ -2,11 +2,9 @@
 //! address (copy, open in maps) and the one next action — en route, on site, close with the amount and
 //! the act (a photo or PDF, checked by content; a refused close keeps what was typed).
 
-use std::collections::HashMap;
-
 use askama::Template;
 use axum::Router;
-use axum::extract::multipart::{Multipart, MultipartError, MultipartRejection};
+use axum::extract::multipart::{Multipart, MultipartRejection};
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -14,6 +12,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::{Bar, MasterPage, MobileError, act, address, local, page, rubles, slot, zone};
+use crate::api::files::{Parts, UploadForm};
 use crate::api::master_side::CLOSE_BODY_LIMIT;
 use crate::app::AppState;
 use crate::auth::Principal;
@@ -22,7 +21,7 @@ use crate::error::{Error, invalid};
 use crate::master_views::{self, MyOrder};
 use crate::uploads;
 use crate::web::{CsrfForm, Tr, done, render, render_with};
-use crate::work::{self, MAX_FILE_BYTES, StoredFile};
+use crate::work;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -175,88 +174,21 @@ async fn get_close(State(state): State<AppState>, who: MasterPage, Path(id): Pat
     close_form(&state, &who, id, String::new(), None).await
 }
 
-/// The closing form as sent: its text fields and the first `act` file (at most [`MAX_FILE_BYTES`]; the
-/// rest is drained, so an oversized act gets the form back instead of a reset connection).
-struct CloseUpload {
-    fields: HashMap<String, String>,
-    act: Option<(String, Vec<u8>)>,
-    files: usize,
-    too_big: bool,
-}
-
-impl CloseUpload {
-    async fn read(mut form: Multipart) -> Result<Self, MultipartError> {
-        let mut upload = Self { fields: HashMap::new(), act: None, files: 0, too_big: false };
-        while let Some(mut field) = form.next_field().await? {
-            let name = field.name().unwrap_or_default().to_string();
-            if name != "act" {
-                let text = field.text().await?;
-                upload.fields.insert(name, text);
-                continue;
-            }
-            let file_name = field.file_name().unwrap_or_default().to_string();
-            let mut bytes = Vec::new();
-            while let Some(chunk) = field.chunk().await? {
-                if upload.too_big {
-                    continue;
-                }
-                if bytes.len() + chunk.len() > MAX_FILE_BYTES as usize {
-                    upload.too_big = true;
-                    bytes = Vec::new();
-                } else {
-                    bytes.extend_from_slice(&chunk);
-                }
-            }
-            // A browser sends an empty part for a file input left empty.
-            if file_name.is_empty() && bytes.is_empty() && !upload.too_big {
-                continue;
-            }
-            upload.files += 1;
-            if upload.files == 1 {
-                upload.act = Some((file_name, bytes));
-            }
-        }
-        Ok(upload)
-    }
-
-    /// Stores the one act under the data directory, its type read from the content.
-    async fn store(self, state: &AppState) -> Result<StoredFile, Error> {
-        if self.too_big {
-            return Err(invalid("act", "file_size"));
-        }
-        if self.files > 1 {
-            return Err(invalid("act", "file_type"));
-        }
-        let (name, bytes) = self.act.ok_or_else(|| invalid("act", "required"))?;
-        let dir = state.config.data_dir.clone();
-        tokio::task::spawn_blocking(move || uploads::store(&dir, &bytes, &name))
-            .await
-            .map_err(|_| invalid("act", "file_type"))?
-            .map_err(|e| match e {
-                Error::Invalid { rule, .. } => Error::Invalid { field: "act", rule },
-                other => other,
-            })
-    }
-}
-
 /// Closes a WORKING order: a normal one with the amount and the act (→ PAYMENT), a guarantee one with
 /// the act only (→ CLOSED). The CSRF field is checked before anything is stored; a stored act is removed
 /// again when the rule refuses.
 async fn post_close(State(state): State<AppState>, who: MasterPage, Path(id): Path<OrderId>, form: Result<Multipart, MultipartRejection>) -> Result<Response, MobileError> {
     let malformed = || who.refused(invalid("form", "malformed"));
-    let upload = match form {
-        Ok(form) => CloseUpload::read(form).await,
-        Err(_) => return Err(malformed()),
-    };
-    let upload = match upload {
-        Ok(upload) => upload,
+    let Ok(mut form) = form else { return Err(malformed()) };
+    let upload = match Parts::read(&mut form, |name| name == "act", 1).await {
+        Ok(parts) => UploadForm::of(parts, "act"),
         Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return close_form(&state, &who, id, String::new(), Some(invalid("act", "file_size"))).await,
         Err(_) => return Err(malformed()),
     };
-    if upload.fields.get(crate::web::CSRF_FIELD) != Some(&who.csrf) {
+    if upload.field(crate::web::CSRF_FIELD) != Some(who.csrf.as_str()) {
         return Err(who.refused(Error::CsrfFailed));
     }
-    let amount = upload.fields.get("amount").cloned().unwrap_or_default();
+    let amount = upload.field("amount").unwrap_or_default().to_string();
     let stored = match upload.store(&state).await {
         Ok(stored) => stored,
         Err(error) => return close_form(&state, &who, id, amount, Some(error)).await,

@@ -5,10 +5,10 @@
 use axum::extract::multipart::{Multipart, MultipartError};
 use axum::http::StatusCode;
 
+use crate::api::files::Parts;
 use crate::domain::{Category, PayoutMethod};
 use crate::error::{Error, invalid};
 use crate::signup::Registration;
-use crate::work::MAX_FILE_BYTES;
 
 /// Everything typed into the questionnaire, kept to show the form again after a refusal. The password is
 /// not among them: it is never written back into a page.
@@ -63,32 +63,22 @@ pub enum Unreadable {
 impl Submitted {
     /// Reads the form to its end; text fields are kept as typed, each file up to the upload limit.
     pub async fn read(mut form: Multipart) -> Result<Self, Unreadable> {
-        let fail = |e: MultipartError| if e.status() == StatusCode::PAYLOAD_TOO_LARGE { Unreadable::TooLarge } else { Unreadable::Malformed };
+        let parts = Parts::read(&mut form, |name| name == "passport" || name == "selfie", 2).await.map_err(|e: MultipartError| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE { Unreadable::TooLarge } else { Unreadable::Malformed }
+        })?;
         let mut out = Self::default();
-        while let Some(mut field) = form.next_field().await.map_err(fail)? {
-            let name = field.name().unwrap_or_default().to_string();
-            if name == "passport" || name == "selfie" {
-                let file_name = field.file_name().unwrap_or_default().to_string();
-                let (mut bytes, mut too_big) = (Vec::new(), false);
-                while let Some(chunk) = field.chunk().await.map_err(fail)? {
-                    too_big |= bytes.len() + chunk.len() > MAX_FILE_BYTES as usize;
-                    if !too_big {
-                        bytes.extend_from_slice(&chunk);
-                    }
-                }
-                let upload = match (too_big, bytes.is_empty()) {
-                    (true, _) => Upload::TooBig,
-                    (false, true) => Upload::Missing,
-                    (false, false) => Upload::File(file_name, bytes),
-                };
-                let slot = if name == "passport" { &mut out.passport } else { &mut out.selfie };
-                if matches!(slot, Upload::Missing) {
-                    *slot = upload;
-                }
-                continue;
-            }
-            let text = field.text().await.map_err(fail)?;
+        for (name, text) in parts.fields {
             out.take(&name, text);
+        }
+        for file in parts.files {
+            let upload = match file.bytes {
+                Some(bytes) => Upload::File(file.name, bytes),
+                None => Upload::TooBig,
+            };
+            let slot = if file.field == "passport" { &mut out.passport } else { &mut out.selfie };
+            if matches!(slot, Upload::Missing) {
+                *slot = upload;
+            }
         }
         Ok(out)
     }
