@@ -32,7 +32,7 @@ const PAGES: &[(&str, &str)] = &[
     ("logist", "/orders"),
     ("admin", "/orders"),
     ("admin", "/orders?status=SEARCHING&category=ELECTRICS"),
-    ("logist", "/orders?q=7999&by=phone"),
+    ("logist", "/orders?q=%2B79990000100&by=phone"),
     ("admin", "/orders/warranty"),
     ("admin", "/orders/closed"),
     ("logist", "/orders/new"),

@@ -15,6 +15,9 @@ use crate::staff::Staff;
 
 /// A DEFERRED order waking within this long is shown as due soon.
 pub const DUE_SOON: Duration = Duration::hours(2);
+/// Orders shown per column (oldest first); the counter still counts them all and the rest are a link
+/// to the order list away. A busy firm's board stays a page a browser redraws in an instant.
+pub const SHOWN_PER_COLUMN: usize = 50;
 
 /// A column of the board, in the order a dispatcher should look at them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -115,6 +118,8 @@ pub struct BoardOrder {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Group {
     pub status: Option<OrderStatus>,
+    /// Orders in the group, also those not shown.
+    pub count: usize,
     pub orders: Vec<BoardOrder>,
 }
 
@@ -125,6 +130,8 @@ pub struct BoardColumn {
     /// Orders in the column.
     pub count: usize,
     pub groups: Vec<Group>,
+    /// Orders beyond [`SHOWN_PER_COLUMN`], not shown.
+    pub hidden: usize,
 }
 
 /// A city the staff member may filter by.
@@ -232,7 +239,7 @@ pub fn columns(conn: &Connection, staff: &Staff, now: DateTime<Utc>, city: Optio
         })
     })?;
     let mut columns: Vec<BoardColumn> =
-        Column::ALL.iter().map(|&column| BoardColumn { column, count: 0, groups: Vec::new() }).collect();
+        Column::ALL.iter().map(|&column| BoardColumn { column, count: 0, groups: Vec::new(), hidden: 0 }).collect();
     for order in rows {
         let order = order?;
         let column = Column::of(&order);
@@ -240,8 +247,11 @@ pub fn columns(conn: &Connection, staff: &Staff, now: DateTime<Utc>, city: Optio
         let slot = &mut columns[Column::ALL.iter().position(|c| *c == column).unwrap_or_default()];
         slot.count += 1;
         match slot.groups.iter_mut().find(|g| g.status == status) {
-            Some(group) => group.orders.push(order),
-            None => slot.groups.push(Group { status, orders: vec![order] }),
+            Some(group) => {
+                group.count += 1;
+                group.orders.push(order);
+            }
+            None => slot.groups.push(Group { status, count: 1, orders: vec![order] }),
         }
     }
     for column in &mut columns {
@@ -251,6 +261,12 @@ pub fn columns(conn: &Connection, staff: &Staff, now: DateTime<Utc>, city: Optio
             }
         }
         column.groups.sort_by_key(|g| g.status.and_then(|s| OrderStatus::ACTIVE.iter().position(|a| *a == s)));
+        let mut room = SHOWN_PER_COLUMN;
+        for group in &mut column.groups {
+            group.orders.truncate(room);
+            room -= group.orders.len();
+        }
+        column.hidden = column.count - (SHOWN_PER_COLUMN - room);
     }
     Ok(columns)
 }

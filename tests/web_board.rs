@@ -239,3 +239,29 @@ async fn a_page_older_than_the_stream_is_told_at_once_and_anonymous_callers_are_
     let refused = events(&anonymous, "").await;
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn a_busy_column_shows_the_oldest_fifty_counts_them_all_and_links_to_the_list() {
+    let app = WebApp::start(t0()).await;
+    // 60 more searching Moscow orders, copies of demo order 16, all newer than the demo's.
+    app.db
+        .write(|tx| {
+            for i in 0..60 {
+                tx.execute(
+                    "INSERT INTO orders (city_id, district_id, client_phone, category, status, dist_since_at, created_at, updated_at)
+                     SELECT city_id, district_id, client_phone, category, status, dist_since_at, created_at + ?1, updated_at
+                     FROM orders WHERE id = 16",
+                    [1_000_000 + i],
+                )?;
+            }
+            Ok::<_, rusqlite::Error>(())
+        })
+        .unwrap();
+    let html = app.staff("logist").await.get("/").await.html;
+    let searching = column(&html, "searching");
+    let total = MOSCOW_SEARCHING.len() + SPB_SEARCHING.len() + 60;
+    assert_eq!(count(&html, "searching"), total);
+    assert_eq!(searching.matches("data-order-id=").count(), fieldservice::board::SHOWN_PER_COLUMN);
+    assert!(searching.contains(&row(16)), "the oldest are shown");
+    assert!(searching.contains(&format!("…и ещё {} — в списке заказов", total - 50)) && searching.contains("href=\"/orders\""), "{searching}");
+}
