@@ -78,10 +78,18 @@ fn commit(writer: &Mutex<Connection>, batch: Vec<(Unit, Failure)>) {
     let (units, failures): (Vec<Unit>, Vec<Failure>) = batch.into_iter().unzip();
     let outcome = (|| {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if let [_] = units.as_slice() {
+            // Alone in its batch: exactly `Db::write`, no savepoint.
+            let unit = units.into_iter().next().expect("one unit");
+            return if unit(&tx) { tx.commit() } else { tx.rollback() };
+        }
         for unit in units {
-            tx.execute_batch("SAVEPOINT grouped_write")?;
+            tx.prepare_cached("SAVEPOINT grouped_write")?.execute([])?;
             let ok = unit(&tx);
-            tx.execute_batch(if ok { "RELEASE grouped_write" } else { "ROLLBACK TO grouped_write; RELEASE grouped_write" })?;
+            if !ok {
+                tx.prepare_cached("ROLLBACK TO grouped_write")?.execute([])?;
+            }
+            tx.prepare_cached("RELEASE grouped_write")?.execute([])?;
         }
         tx.commit()
     })();
