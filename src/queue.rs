@@ -74,10 +74,59 @@ pub struct QueueFilter {
     pub date: Option<NaiveDate>,
     /// Only this order.
     pub id: Option<OrderId>,
+    /// The order of the rows. The queue: `created` (newest first, the default), `created_asc`, `slot`
+    /// (visit window start, soonest first, orders without a slot last), `slot_desc`, `id`, `id_desc`,
+    /// `status` (in the order of the queue statuses). The closed lists: `closed` (last closed first, the
+    /// default), `closed_asc`, `amount` (largest first), `amount_asc`, `id`, `id_desc`.
+    pub sort: Option<String>,
     /// Page number, from 1.
     pub page: Option<i64>,
     /// Rows per page, 1 to 100 (default 10).
     pub per_page: Option<i64>,
+}
+
+/// The queue's sort keys and their ORDER BY clauses, the default first. Only these fixed texts reach the
+/// SQL, never the caller's.
+const QUEUE_SORTS: [(&str, &str); 7] = [
+    ("created", "o.created_at DESC, o.id DESC"),
+    ("created_asc", "o.created_at, o.id"),
+    ("slot", "o.timeslot_start IS NULL, o.timeslot_start, o.id"),
+    ("slot_desc", "o.timeslot_start IS NULL, o.timeslot_start DESC, o.id DESC"),
+    ("id", "o.id"),
+    ("id_desc", "o.id DESC"),
+    (
+        "status",
+        "CASE o.status WHEN 'SEARCHING' THEN 0 WHEN 'ASSIGNED' THEN 1 WHEN 'EN_ROUTE' THEN 2 WHEN 'WORKING' THEN 3
+            WHEN 'PAYMENT' THEN 4 WHEN 'GUARANTEE' THEN 5 WHEN 'DEFERRED' THEN 6 ELSE 7 END, o.created_at DESC, o.id DESC",
+    ),
+];
+
+/// The closed lists' sort keys and their ORDER BY clauses, the default first.
+const CLOSED_SORTS: [(&str, &str); 6] = [
+    ("closed", "o.closed_at DESC, o.id DESC"),
+    ("closed_asc", "o.closed_at IS NULL, o.closed_at, o.id"),
+    ("amount", "o.total_sum_kop DESC, o.id DESC"),
+    ("amount_asc", "o.total_sum_kop, o.id"),
+    ("id", "o.id"),
+    ("id_desc", "o.id DESC"),
+];
+
+/// The queue's sort keys, the default first.
+pub fn queue_sorts() -> impl Iterator<Item = &'static str> {
+    QUEUE_SORTS.iter().map(|(key, _)| *key)
+}
+
+/// The closed lists' sort keys, the default first.
+pub fn closed_sorts() -> impl Iterator<Item = &'static str> {
+    CLOSED_SORTS.iter().map(|(key, _)| *key)
+}
+
+/// The ORDER BY clause of `sort` among `sorts`: the first one when none is asked, an unknown key refused.
+fn order_by(sorts: &[(&str, &'static str)], sort: Option<&str>) -> Result<&'static str> {
+    match sort {
+        None => Ok(sorts[0].1),
+        Some(key) => sorts.iter().find(|(k, _)| *k == key).map(|(_, clause)| *clause).ok_or_else(|| invalid("sort", "unknown")),
+    }
 }
 
 /// One line of the queue.
@@ -122,7 +171,7 @@ pub struct QueueRow {
 /// A page of the queue.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct QueuePage {
-    /// The rows, newest created first.
+    /// The rows in the order asked (newest created first by default).
     pub items: Vec<QueueRow>,
     /// This page, from 1.
     pub page: i64,
@@ -248,9 +297,10 @@ fn filter_clauses(conn: &Connection, staff: &Staff, filter: &QueueFilter) -> Res
     Ok(w)
 }
 
-/// One page of the queue for `staff`, newest created first.
+/// One page of the queue for `staff` in the order of `filter.sort` (newest created first by default).
 pub fn list(conn: &Connection, staff: &Staff, filter: &QueueFilter) -> Result<QueuePage> {
     let (page, per_page) = PageRequest { page: filter.page, per_page: filter.per_page }.resolve()?;
+    let order = order_by(&QUEUE_SORTS, filter.sort.as_deref())?;
     let w = filter_clauses(conn, staff, filter)?;
     let count_sql = format!("SELECT COUNT(*) FROM orders o JOIN cities c ON c.id = o.city_id{}", w.sql());
     let total: i64 = conn.prepare_cached(&count_sql)?.query_row(rusqlite::params_from_iter(&w.values), |r| r.get(0))?;
@@ -258,8 +308,8 @@ pub fn list(conn: &Connection, staff: &Staff, filter: &QueueFilter) -> Result<Qu
     // made the list's cost grow with the whole queue.
     let sql = format!(
         "{ROW_SELECT} WHERE o.id IN (SELECT o.id FROM orders o JOIN cities c ON c.id = o.city_id{}
-             ORDER BY o.created_at DESC, o.id DESC LIMIT ? OFFSET ?)
-         ORDER BY o.created_at DESC, o.id DESC",
+             ORDER BY {order} LIMIT ? OFFSET ?)
+         ORDER BY {order}",
         w.sql()
     );
     let mut values = w.values;
@@ -448,12 +498,14 @@ pub struct ClosedRow {
     pub closed_at: Option<DateTime<Utc>>,
     /// Until when it is under warranty (the warranty list only).
     pub warranty_until: Option<DateTime<Utc>>,
+    /// What the client paid, in kopecks.
+    pub amount_kop: i64,
 }
 
 /// A page of a closed list.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClosedPage {
-    /// The rows, last closed first.
+    /// The rows in the order asked (last closed first by default).
     pub items: Vec<ClosedRow>,
     /// This page, from 1.
     pub page: i64,
@@ -463,10 +515,12 @@ pub struct ClosedPage {
     pub total: i64,
 }
 
-/// One page of a closed list for `staff` with the queue's filters (its status filter aside), last closed
-/// first. The warranty window counts from closing, as for guarantee orders (decisions §B.10, §B.12).
+/// One page of a closed list for `staff` with the queue's filters (its status filter aside), in the order of
+/// `filter.sort` (last closed first by default). The warranty window counts from closing, as for guarantee
+/// orders (decisions §B.10, §B.12).
 pub fn list_closed(conn: &Connection, staff: &Staff, now: DateTime<Utc>, list: ClosedList, filter: &QueueFilter) -> Result<ClosedPage> {
     let (page, per_page) = PageRequest { page: filter.page, per_page: filter.per_page }.resolve()?;
+    let order = order_by(&CLOSED_SORTS, filter.sort.as_deref())?;
     let filter = QueueFilter { status: Some(OrderStatus::Closed), ..filter.clone() };
     let mut w = filter_clauses(conn, staff, &filter)?;
     let warranty_days = crate::settings::Settings::load(conn)?.warranty_days;
@@ -478,15 +532,17 @@ pub fn list_closed(conn: &Connection, staff: &Staff, now: DateTime<Utc>, list: C
     let count_sql = format!("SELECT COUNT(*) FROM orders o JOIN cities c ON c.id = o.city_id{}", w.sql());
     let total: i64 = conn.prepare_cached(&count_sql)?.query_row(rusqlite::params_from_iter(&w.values), |r| r.get(0))?;
     let page_sql = format!(
-        "SELECT o.id, o.closed_at FROM orders o JOIN cities c ON c.id = o.city_id{} ORDER BY o.closed_at DESC, o.id DESC LIMIT ? OFFSET ?",
+        "SELECT o.id, o.closed_at, o.total_sum_kop FROM orders o JOIN cities c ON c.id = o.city_id{} ORDER BY {order} LIMIT ? OFFSET ?",
         w.sql()
     );
     let mut values = w.values;
     values.push(SqlValue::Integer(per_page));
     values.push(SqlValue::Integer((page - 1) * per_page));
-    let closed: Vec<(OrderId, Option<i64>)> =
-        conn.prepare_cached(&page_sql)?.query_map(rusqlite::params_from_iter(&values), |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
-    let ids = serde_json::to_string(&closed.iter().map(|(id, _)| *id).collect::<Vec<_>>()).unwrap_or_else(|_| "[]".into());
+    let closed: Vec<(OrderId, Option<i64>, i64)> = conn
+        .prepare_cached(&page_sql)?
+        .query_map(rusqlite::params_from_iter(&values), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let ids = serde_json::to_string(&closed.iter().map(|(id, ..)| *id).collect::<Vec<_>>()).unwrap_or_else(|_| "[]".into());
     let mut rows: std::collections::HashMap<OrderId, QueueRow> = conn
         .prepare_cached(&format!("{ROW_SELECT} WHERE o.id IN (SELECT value FROM json_each(?1))"))?
         .query_map([ids], queue_row)?
@@ -494,10 +550,10 @@ pub fn list_closed(conn: &Connection, staff: &Staff, now: DateTime<Utc>, list: C
         .collect::<rusqlite::Result<_>>()?;
     let items = closed
         .into_iter()
-        .filter_map(|(id, closed_at)| {
+        .filter_map(|(id, closed_at, amount_kop)| {
             let closed_at = closed_at.map(at);
             let warranty_until = (list == ClosedList::Warranty).then(|| closed_at.map(|t| t + Duration::days(warranty_days))).flatten();
-            rows.remove(&id).map(|order| ClosedRow { order, closed_at, warranty_until })
+            rows.remove(&id).map(|order| ClosedRow { order, closed_at, warranty_until, amount_kop })
         })
         .collect();
     Ok(ClosedPage { items, page, per_page, total })
@@ -530,6 +586,19 @@ mod tests {
             assert!(clause.contains(&format!("'{status}'")), "{status}");
         }
         assert_eq!(clause.matches('\'').count(), QUEUE_STATUSES.len() * 2);
+    }
+
+    #[test]
+    fn sorts_are_fixed_clauses_and_unknown_keys_are_refused() {
+        assert_eq!(order_by(&QUEUE_SORTS, None).unwrap(), "o.created_at DESC, o.id DESC");
+        assert_eq!(order_by(&CLOSED_SORTS, None).unwrap(), "o.closed_at DESC, o.id DESC");
+        assert_eq!(order_by(&QUEUE_SORTS, Some("id")).unwrap(), "o.id");
+        for (sorts, key) in [(&QUEUE_SORTS[..], "closed"), (&CLOSED_SORTS[..], "slot"), (&QUEUE_SORTS[..], "o.id; DROP TABLE orders")] {
+            assert!(matches!(order_by(sorts, Some(key)), Err(crate::error::Error::Invalid { field: "sort", .. })), "{key}");
+        }
+        let status = order_by(&QUEUE_SORTS, Some("status")).unwrap();
+        let positions: Vec<usize> = QUEUE_STATUSES.iter().map(|s| status.find(&format!("'{s}'")).unwrap()).collect();
+        assert!(positions.is_sorted(), "the status sort follows the queue statuses");
     }
 
     fn global() -> Staff {

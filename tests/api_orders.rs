@@ -509,6 +509,10 @@ async fn the_queue_filters_and_searches_within_the_callers_cities() {
     assert_eq!(ids(&app.get(&admin, "/api/v1/orders?date=2026-03-10").await.1), Vec::<i64>::new());
     let (_, paged) = app.get(&admin, "/api/v1/orders?per_page=2&page=2").await;
     assert_eq!((ids(&paged), paged["total"].as_i64()), (vec![searching], Some(3)));
+    assert_eq!(ids(&app.get(&admin, "/api/v1/orders?sort=created_asc").await.1), [searching, assigned, in_spb], "oldest first");
+    assert_eq!(ids(&app.get(&admin, "/api/v1/orders?sort=id_desc&per_page=2").await.1), [in_spb, assigned]);
+    let (status, unknown) = app.get(&admin, "/api/v1/orders?sort=closed").await;
+    assert_eq!((status, unknown["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("sort")), "{unknown}");
 
     // City scope: own cities only; none bound, nothing; a foreign city filter, nothing.
     assert_eq!(ids(&app.get(&spb_admin, "/api/v1/orders").await.1), [in_spb]);

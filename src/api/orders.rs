@@ -33,7 +33,7 @@ async fn post_order(State(state): State<AppState>, caller: StaffCaller, Body(inp
     Ok((StatusCode::CREATED, Json(created)))
 }
 
-/// The order queue of the caller's cities with the filters of the order lists, newest first.
+/// The order queue of the caller's cities with the filters of the order lists, newest first unless `sort` says otherwise.
 #[utoipa::path(get, path = "/api/v1/orders", tag = "orders", params(QueueFilter),
     responses((status = 200, body = QueuePage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn get_orders(State(state): State<AppState>, caller: StaffCaller, QueryParams(filter): QueryParams<QueueFilter>) -> Result<Json<QueuePage>, ApiError> {
