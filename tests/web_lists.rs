@@ -101,7 +101,7 @@ async fn pages_hold_the_chosen_number_of_rows_and_link_to_each_other() {
     assert_eq!(listed(&second), all[10..all.len().min(20)]);
     assert!(second.has("rel=\"prev\""));
     let filtered = admin.get("/orders?category=ELECTRICS&per_page=25").await;
-    assert!(!filtered.has("rel=\"next\"") || filtered.has("category=ELECTRICS&amp;per_page=25&amp;page=2"));
+    assert!(!filtered.has("rel=\"next\"") || filtered.has("category=ELECTRICS&#38;per_page=25&#38;page=2"));
     let too_big = admin.get("/orders?per_page=1000").await;
     assert_eq!(too_big.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(too_big.has("id=\"per_page-error\""));
@@ -200,4 +200,119 @@ async fn a_page_stays_fast_with_ten_thousand_orders() {
         assert!(page.status == StatusCode::OK, "{path}: {}", page.status);
         assert!(started.elapsed() < std::time::Duration::from_secs(2), "{path} took {:?}", started.elapsed());
     }
+}
+
+const QUEUE: &str = "status IN ('SEARCHING','ASSIGNED','EN_ROUTE','WORKING','PAYMENT','GUARANTEE','DEFERRED')";
+
+#[tokio::test]
+async fn every_queue_sort_orders_the_rows_and_is_chosen_in_the_form() {
+    let app = WebApp::start(t0()).await;
+    let mut admin = app.staff("admin").await;
+    let status_rank = "CASE status WHEN 'SEARCHING' THEN 0 WHEN 'ASSIGNED' THEN 1 WHEN 'EN_ROUTE' THEN 2 WHEN 'WORKING' THEN 3 WHEN 'PAYMENT' THEN 4 WHEN 'GUARANTEE' THEN 5 ELSE 6 END";
+    let status_order = format!("{status_rank}, created_at DESC, id DESC");
+    for (sort, order) in [
+        ("created", "created_at DESC, id DESC"),
+        ("created_asc", "created_at, id"),
+        ("slot", "timeslot_start IS NULL, timeslot_start, id"),
+        ("slot_desc", "timeslot_start IS NULL, timeslot_start DESC, id DESC"),
+        ("id", "id"),
+        ("id_desc", "id DESC"),
+        ("status", status_order.as_str()),
+    ] {
+        let page = admin.get(&format!("/orders?sort={sort}&per_page=100")).await;
+        assert_eq!(page.status, StatusCode::OK, "{sort}");
+        let expected = ids(&app, &format!("SELECT id FROM orders WHERE {QUEUE} ORDER BY {order}"));
+        assert!(expected.len() > 10, "the demo has enough orders to tell the orders apart");
+        assert_eq!(listed(&page), expected, "{sort}");
+        assert!(page.has(&format!("<option value=\"{sort}\" selected>")), "{sort}");
+    }
+    // The demo queue has orders with and without a slot, so "without a slot last" is put to the test.
+    let slotted = one(&app, &format!("SELECT COUNT(*) FROM orders WHERE {QUEUE} AND timeslot_start IS NOT NULL"));
+    let unslotted = one(&app, &format!("SELECT COUNT(*) FROM orders WHERE {QUEUE} AND timeslot_start IS NULL"));
+    assert!(slotted > 1 && unslotted > 0, "{slotted} with a slot, {unslotted} without");
+}
+
+#[tokio::test]
+async fn the_sort_is_kept_in_the_pager_and_the_headers_keep_the_filters() {
+    let app = WebApp::start(t0()).await;
+    let mut admin = app.staff("admin").await;
+    let by_slot = ids(&app, &format!("SELECT id FROM orders WHERE {QUEUE} ORDER BY timeslot_start IS NULL, timeslot_start, id"));
+    let first = admin.get("/orders?sort=slot").await;
+    assert_eq!(listed(&first), by_slot[..10]);
+    assert!(first.has("href=\"/orders?sort=slot&#38;page=2\" rel=\"next\""), "{}", first.html);
+    let second = admin.get("/orders?sort=slot&page=2").await;
+    assert_eq!(listed(&second), by_slot[10..by_slot.len().min(20)]);
+    assert!(second.has("href=\"/orders?sort=slot&#38;page=1\" rel=\"prev\""));
+
+    // The sorted column says so and its header reverses the order; the others pick theirs; both keep the filters.
+    let page = admin.get("/orders?category=ELECTRICS&per_page=25&sort=slot&page=1").await;
+    assert!(page.has("<th scope=\"col\" aria-sort=\"ascending\"><a class=\"sort\" href=\"/orders?category=ELECTRICS&#38;per_page=25&#38;sort=slot_desc\">"), "{}", page.html);
+    assert!(page.has("href=\"/orders?category=ELECTRICS&#38;per_page=25&#38;sort=id\">№</a>"));
+    assert!(page.has("href=\"/orders?category=ELECTRICS&#38;per_page=25&#38;sort=status\">"));
+    assert_eq!(page.html.matches("aria-sort=").count(), 1);
+    let by_id = admin.get("/orders?sort=id").await;
+    assert!(by_id.has("<th scope=\"col\" aria-sort=\"ascending\"><a class=\"sort\" href=\"/orders?sort=id_desc\">№</a>"), "{}", by_id.html);
+    let reversed = admin.get("/orders?sort=id_desc").await;
+    assert!(reversed.has("<th scope=\"col\" aria-sort=\"descending\"><a class=\"sort\" href=\"/orders?sort=id\">№</a>"));
+    // Newest first is no column: no header claims the order.
+    assert!(!admin.get("/orders").await.has("aria-sort="));
+    // A search keeps its own order: plain headers.
+    let order = one(&app, "SELECT id FROM orders WHERE status = 'SEARCHING' LIMIT 1");
+    assert!(!admin.get(&format!("/orders?q={order}&by=id")).await.has("class=\"sort\""));
+}
+
+#[tokio::test]
+async fn every_closed_sort_orders_the_closed_lists() {
+    let app = WebApp::start(t0()).await;
+    // A month later every closed order is in the closed list.
+    app.clock.advance(chrono::Duration::days(30));
+    let mut admin = app.staff("admin").await;
+    for (sort, order) in [
+        ("closed", "closed_at DESC, id DESC"),
+        ("closed_asc", "closed_at IS NULL, closed_at, id"),
+        ("amount", "total_sum_kop DESC, id DESC"),
+        ("amount_asc", "total_sum_kop, id"),
+        ("id", "id"),
+        ("id_desc", "id DESC"),
+    ] {
+        let page = admin.get(&format!("/orders/closed?sort={sort}&per_page=100")).await;
+        assert_eq!(page.status, StatusCode::OK, "{sort}");
+        let expected = ids(&app, &format!("SELECT id FROM orders WHERE status = 'CLOSED' ORDER BY {order}"));
+        assert!(expected.len() > 1, "the demo has closed orders");
+        assert_eq!(listed(&page), expected, "{sort}");
+        assert!(page.has(&format!("<option value=\"{sort}\" selected>")), "{sort}");
+    }
+    let by_amount = admin.get("/orders/closed?sort=amount").await;
+    assert!(by_amount.has("Сумма") && by_amount.has(" ₽</td>"), "what was paid is shown: {}", by_amount.html);
+    assert!(by_amount.has("<th scope=\"col\" aria-sort=\"descending\"><a class=\"sort\" href=\"/orders/closed?sort=amount_asc\">Сумма</a>"), "{}", by_amount.html);
+    let default = admin.get("/orders/closed").await;
+    assert!(default.has("<th scope=\"col\" aria-sort=\"descending\"><a class=\"sort\" href=\"/orders/closed?sort=closed_asc\">"), "{}", default.html);
+    assert!(!default.has("<option value=\"slot\""), "the closed lists offer their own sorts");
+}
+
+#[tokio::test]
+async fn the_warranty_list_sorts_too() {
+    let app = WebApp::start(t0()).await;
+    let mut admin = app.staff("admin").await;
+    let cutoff = t0().timestamp_millis() - 14 * 24 * 3600 * 1000;
+    let oldest_first = ids(&app, &format!("SELECT id FROM orders WHERE status = 'CLOSED' AND type = 'NORMAL' AND closed_at > {cutoff} ORDER BY closed_at, id"));
+    let page = admin.get("/orders/warranty?sort=closed_asc&per_page=100").await;
+    assert_eq!(listed(&page), oldest_first);
+    if !oldest_first.is_empty() {
+        assert!(page.has("aria-sort=\"ascending\"><a class=\"sort\" href=\"/orders/warranty?per_page=100&#38;sort=closed\">"), "{}", page.html);
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_sort_is_shown_beside_the_sort_field() {
+    let app = WebApp::start(t0()).await;
+    let mut logist = app.staff("logist").await;
+    for path in ["/orders?sort=price", "/orders?sort=closed", "/orders/closed?sort=slot", "/orders/warranty?sort=o.id%3B%20DROP%20TABLE%20orders"] {
+        let page = logist.get(path).await;
+        assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY, "{path}");
+        assert!(page.has("id=\"sort-error\"") && page.has("Сортировка: неизвестное значение"), "{path}: {}", page.html);
+        assert!(page.has("aria-describedby=\"sort-error\""), "{path}");
+        assert!(listed(&page).is_empty(), "{path}");
+    }
+    assert!(ids(&app, "SELECT COUNT(*) FROM orders")[0] > 0, "the table is still there");
 }

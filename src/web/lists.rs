@@ -9,6 +9,7 @@ use axum::routing::get;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 
+use super::mobile::rubles;
 use super::{Chrome, StaffPage, Tr, WebError, page, render_with};
 use crate::app::AppState;
 use crate::cities;
@@ -48,7 +49,30 @@ impl View {
             View::Closed => "closed",
         }
     }
+
+    /// The sort keys of this list, the default first.
+    fn sorts(self) -> Vec<&'static str> {
+        match self {
+            View::Queue => queue::queue_sorts().collect(),
+            View::Warranty | View::Closed => queue::closed_sorts().collect(),
+        }
+    }
 }
+
+/// The sorts a column header offers: (column, sort key, the `aria-sort` of the column in that order). A
+/// click on a column picks its first key of the list's sorts, a click on the sorted column the next one.
+const HEADER_SORTS: [(&str, &str, &str); 9] = [
+    ("id", "id", "ascending"),
+    ("id", "id_desc", "descending"),
+    ("status", "status", "ascending"),
+    ("when", "slot", "ascending"),
+    ("when", "slot_desc", "descending"),
+    // Last closed first is also the most warranty left first.
+    ("when", "closed", "descending"),
+    ("when", "closed_asc", "ascending"),
+    ("amount", "amount", "descending"),
+    ("amount", "amount_asc", "ascending"),
+];
 
 /// The filter and search forms as submitted (GET): text, so that a bad value is a message beside its field.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -70,6 +94,8 @@ struct ListQuery {
     #[serde(default)]
     per_page: String,
     #[serde(default)]
+    sort: String,
+    #[serde(default)]
     q: String,
     #[serde(default)]
     by: String,
@@ -90,6 +116,7 @@ impl ListQuery {
             master_id: parsed("master_id", &self.master_id, |v| v.parse().ok())?,
             date: parsed("date", &self.date, |v| NaiveDate::parse_from_str(v, "%Y-%m-%d").ok())?,
             id: parsed("id", &self.id, |v| v.trim_start_matches('#').parse().ok())?,
+            sort: parsed("sort", &self.sort, |v| Some(v.to_string()))?,
             page: parsed("page", &self.page, |v| v.parse().ok())?,
             per_page: parsed("per_page", &self.per_page, |v| v.parse().ok())?,
         })
@@ -108,9 +135,17 @@ impl ListQuery {
         Ok(Some(SearchQuery { q: self.q.clone(), by }))
     }
 
-    /// This query's filters with another page number, for the pagination links.
+    /// This query's filters and sort with another page number, for the pagination links.
     fn with_page(&self, view: View, page: i64) -> String {
-        let page = page.to_string();
+        self.link(view, &self.sort, &page.to_string())
+    }
+
+    /// This query's filters in another order, from the first page, for the column headers.
+    fn with_sort(&self, view: View, sort: &str) -> String {
+        self.link(view, sort, "")
+    }
+
+    fn link(&self, view: View, sort: &str, page: &str) -> String {
         let pairs: Vec<(&str, &str)> = [
             ("city_id", self.city_id.as_str()),
             ("category", &self.category),
@@ -119,7 +154,8 @@ impl ListQuery {
             ("date", &self.date),
             ("id", &self.id),
             ("per_page", &self.per_page),
-            ("page", &page),
+            ("sort", sort),
+            ("page", page),
         ]
         .into_iter()
         .filter(|(_, v)| !v.trim().is_empty())
@@ -164,6 +200,8 @@ pub struct Row {
     pub zone: String,
     pub master: String,
     pub client_phone: String,
+    /// What the client paid (the closed lists only).
+    pub amount: String,
 }
 
 fn row(tr: Tr, order: &QueueRow, when: String) -> Row {
@@ -185,7 +223,50 @@ fn row(tr: Tr, order: &QueueRow, when: String) -> Row {
         zone: order.timezone.clone(),
         master: order.master_name.clone().unwrap_or_else(|| tr.t("lists.no_master")),
         client_phone: order.client_phone.clone(),
+        amount: String::new(),
     }
+}
+
+/// A column header: sortable ones link to the list in their order and say how the rows are sorted.
+pub struct Header {
+    pub label: String,
+    pub href: Option<String>,
+    pub aria_sort: Option<&'static str>,
+}
+
+/// The table's headers; a search's results keep their own order, so its headers are plain.
+fn headers(tr: Tr, view: View, query: &ListQuery, searching: bool) -> Vec<Header> {
+    let sorts = view.sorts();
+    let current = if query.sort.trim().is_empty() { sorts[0] } else { query.sort.trim() };
+    let when = match (view, searching) {
+        (View::Warranty, false) => tr.t("lists.warranty_left"),
+        (View::Closed, false) => tr.t("lists.closed_when"),
+        _ => tr.t("lists.slot"),
+    };
+    let mut columns = vec![
+        ("id", "№".to_string()),
+        ("where", tr.t("lists.where")),
+        ("category", tr.t("field.category")),
+        ("status", tr.t("lists.status")),
+        ("when", when),
+    ];
+    if view != View::Queue && !searching {
+        columns.push(("amount", tr.t("lists.amount")));
+    }
+    columns.extend([("master", tr.t("lists.master")), ("phone", tr.t("field.client_phone"))]);
+    columns
+        .into_iter()
+        .map(|(column, label)| {
+            let offered: Vec<(&str, &'static str)> =
+                HEADER_SORTS.iter().filter(|(c, key, _)| *c == column && sorts.contains(key)).map(|(_, key, aria)| (*key, *aria)).collect();
+            if searching || offered.is_empty() {
+                return Header { label, href: None, aria_sort: None };
+            }
+            let active = offered.iter().position(|(key, _)| *key == current);
+            let next = active.map_or(offered[0].0, |i| offered[(i + 1) % offered.len()].0);
+            Header { label, href: Some(query.with_sort(view, next)), aria_sort: active.map(|i| offered[i].1) }
+        })
+        .collect()
 }
 
 fn slot_text(tr: Tr, order: &QueueRow) -> String {
@@ -222,12 +303,16 @@ struct ListPage {
     categories: Vec<Choice>,
     statuses: Vec<Choice>,
     sizes: Vec<Choice>,
+    sorts: Vec<Choice>,
     searches: Vec<Choice>,
     /// The input a refusal is about, and its message.
     error: Option<(&'static str, String)>,
+    headers: Vec<Header>,
     rows: Vec<Row>,
     masters: Vec<MasterLine>,
     searching: bool,
+    /// The closed lists show what was paid.
+    show_amount: bool,
     page: i64,
     pages: i64,
     total: i64,
@@ -309,14 +394,17 @@ async fn show(State(state): State<AppState>, who: StaffPage, Query(query): Query
         categories: Category::ALL.iter().map(|cat| Choice::of(cat, tr.of("category.", cat), &query.category)).collect(),
         statuses: OrderStatus::ALL.iter().map(|s| Choice::of(s, tr.of("status.", s), &query.status)).collect(),
         sizes: [10, 25, 50, 100].into_iter().map(|n| Choice::of(n, n.to_string(), &query.per_page)).collect(),
+        sorts: view.sorts().into_iter().map(|key| Choice::of(key, tr.t(&format!("lists.sort_{key}")), &query.sort)).collect(),
         searches: [("id", "lists.by_id"), ("phone", "lists.by_phone"), ("master", "lists.by_master")]
             .into_iter()
             .map(|(by, key)| Choice::of(by, tr.t(key), &query.by))
             .collect(),
         error: error.map(|e| (input_of(&e), message_of(tr, &e))),
+        headers: Vec::new(),
         rows: Vec::new(),
         masters: Vec::new(),
         searching: false,
+        show_amount: false,
         page: 1,
         pages: 1,
         total: 0,
@@ -335,6 +423,8 @@ async fn show(State(state): State<AppState>, who: StaffPage, Query(query): Query
             (out.rows, out.masters, out.searching) = (rows, masters, true);
         }
     }
+    out.show_amount = view != View::Queue && !out.searching;
+    out.headers = headers(tr, view, &out.query, out.searching);
     Ok(render_with(status, &out))
 }
 
@@ -360,7 +450,7 @@ fn list(conn: &rusqlite::Connection, staff: &crate::staff::Staff, now: DateTime<
                         (None, Some(at)) => tr.t("lists.closed_at").replace("{at}", &local_time(at, zone, "%d.%m %H:%M")),
                         (None, None) => tr.t("web.none"),
                     };
-                    row(tr, &closed.order, when)
+                    Row { amount: format!("{} ₽", rubles(closed.amount_kop)), ..row(tr, &closed.order, when) }
                 })
                 .collect();
             Ok(Found::List { rows, page: found.page, pages: pages(found.total, found.per_page), total: found.total })
