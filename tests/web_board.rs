@@ -88,7 +88,8 @@ async fn the_board_sorts_the_demo_orders_into_columns_with_counters() {
     assert!(searching.contains("href=\"/orders/21\""));
     assert!(searching.contains("Москва, Восточный") && searching.contains("Мастер на час"), "{searching}");
     assert!(searching.contains("Создан: 10.03 11:59") && searching.contains("Раунд 0/2"), "{searching}");
-    assert!(searching.contains("гарантийный"), "the guarantee order is marked");
+    assert!(searching.contains("<span class=\"pill guarantee\">Гарантия</span>"), "the guarantee order is marked once, by its status: {searching}");
+    assert!(!searching.contains("гарантийный"), "not twice");
     // In progress is split by status, each with its own counter.
     let in_progress = column(html, "in-progress");
     let order: Vec<usize> = ["Назначен", "Мастер в пути", "Мастер работает", "Ожидает оплаты"].iter().map(|s| in_progress.find(s).unwrap()).collect();
