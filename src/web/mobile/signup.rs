@@ -4,6 +4,8 @@
 //! steps show and one button sends them; `static/m/signup.js` turns it into a wizard that keeps a draft in
 //! the browser. Sending it registers a PENDING master with his passport and selfie in one transaction, the
 //! same rules as `POST /api/v1/masters/register` and `POST /api/v1/me/documents`.
+//! The same form, in its resubmission mode, lets a rejected master correct his questionnaire
+//! (`/m/resubmit`, see [`resubmit`]).
 //!
 //! CSRF: the visitor has no session to hold a token, so the form uses a double-submit token. The form page
 //! sets a random value as a short-lived, HttpOnly, SameSite=Strict cookie scoped to `/m/invite` and echoes

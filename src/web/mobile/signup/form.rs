@@ -52,6 +52,13 @@ pub struct Submitted {
     pub selfie: Upload,
 }
 
+/// The ticked and chosen answers, parsed.
+struct Choices {
+    district_ids: Vec<DistrictId>,
+    skills: Vec<Category>,
+    payout_method: Option<PayoutMethod>,
+}
+
 /// Why a form could not be read at all.
 pub enum Unreadable {
     /// The body is over the route's limit.
@@ -104,8 +111,8 @@ impl Submitted {
         }
     }
 
-    /// The choices as the rules take them: districts, skills and the payout method.
-    fn choices(&self) -> Result<(Vec<DistrictId>, Vec<Category>, Option<PayoutMethod>), Error> {
+    /// The choices as the rules take them.
+    fn choices(&self) -> Result<Choices, Error> {
         let a = &self.answers;
         let district_ids = a.district_ids.iter().map(|d| d.trim().parse().map_err(|_| invalid("district_ids", "unknown"))).collect::<Result<_, _>>()?;
         let skills = a.skills.iter().map(|s| Category::parse(s).ok_or_else(|| invalid("skills", "unknown"))).collect::<Result<_, _>>()?;
@@ -113,13 +120,13 @@ impl Submitted {
             "" => None,
             raw => Some(PayoutMethod::parse(raw).ok_or_else(|| invalid("payout_method", "unknown"))?),
         };
-        Ok((district_ids, skills, payout_method))
+        Ok(Choices { district_ids, skills, payout_method })
     }
 
     /// The questionnaire for the rules, through the invite of the link.
     pub fn registration(&self, invite: &str) -> Result<Registration, Error> {
         let a = &self.answers;
-        let (district_ids, skills, payout_method) = self.choices()?;
+        let Choices { district_ids, skills, payout_method } = self.choices()?;
         Ok(Registration {
             invite: Some(invite.to_string()),
             city_id: None,
@@ -142,7 +149,7 @@ impl Submitted {
     /// not asked: they stay).
     pub fn correction(&self) -> Result<Correction, Error> {
         let a = &self.answers;
-        let (district_ids, skills, payout_method) = self.choices()?;
+        let Choices { district_ids, skills, payout_method } = self.choices()?;
         Ok(Correction {
             pdn_consent: a.pdn_consent,
             last_name: a.last_name.clone(),
