@@ -387,48 +387,62 @@ pub fn payout_data(method: PayoutMethod, raw: &str) -> Result<serde_json::Value>
     }
 }
 
-/// Checks everything that needs no database and hashes the password (slow: keep it out of a write
-/// transaction).
-pub fn prepare(form: &Registration) -> Result<SignUp> {
-    if !form.pdn_consent {
+/// Consent and the name parts: the full name "Фамилия Имя [Отчество]".
+fn consented_name(pdn_consent: bool, last_name: &str, first_name: &str, middle_name: Option<&str>) -> Result<String> {
+    if !pdn_consent {
         return Err(invalid("pdn_consent", "consent"));
     }
-    let last = person_name("last_name", &form.last_name)?;
-    let first = person_name("first_name", &form.first_name)?;
-    let middle = match form.middle_name.as_deref().map(str::trim) {
+    let last = person_name("last_name", last_name)?;
+    let first = person_name("first_name", first_name)?;
+    let middle = match middle_name.map(str::trim) {
         None | Some("" | "-") => None,
         Some(raw) => Some(person_name("middle_name", raw)?),
     };
-    let phone = phone::normalize(&form.phone).ok_or_else(|| invalid("phone", "phone"))?;
-    crate::password::check(&form.password)?;
-    let mut skills = form.skills.clone();
+    Ok([Some(last), Some(first), middle].into_iter().flatten().collect::<Vec<_>>().join(" "))
+}
+
+/// The skills (at least one, each once) and the payout method with its requisites as stored.
+fn skills_and_payout(skills: &[Category], method: Option<PayoutMethod>, raw: &str) -> Result<(Vec<Category>, PayoutMethod, String)> {
+    let mut skills = skills.to_vec();
     skills.sort_by_key(|c| c.as_str());
     skills.dedup();
     if skills.is_empty() {
         return Err(invalid("skills", "at_least_one"));
     }
-    let method = form.payout_method.ok_or_else(|| invalid("payout_method", "required"))?;
-    let payout = payout_data(method, &form.payout_data)?;
+    let method = method.ok_or_else(|| invalid("payout_method", "required"))?;
+    Ok((skills, method, payout_data(method, raw)?.to_string()))
+}
+
+fn distinct(ids: &[DistrictId]) -> Vec<DistrictId> {
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// Checks everything that needs no database and hashes the password (slow: keep it out of a write
+/// transaction).
+pub fn prepare(form: &Registration) -> Result<SignUp> {
+    let full_name = consented_name(form.pdn_consent, &form.last_name, &form.first_name, form.middle_name.as_deref())?;
+    let phone = phone::normalize(&form.phone).ok_or_else(|| invalid("phone", "phone"))?;
+    crate::password::check(&form.password)?;
+    let (skills, payout_method, payout_data) = skills_and_payout(&form.skills, form.payout_method, &form.payout_data)?;
     let referral_code = match form.referral_code.as_deref().map(str::trim) {
         None | Some("" | "-") => None,
         Some(code) if code.len() == 8 && code.chars().all(|c| c.is_ascii_alphanumeric()) => Some(code.to_ascii_uppercase()),
         Some(_) => return Err(invalid("referral_code", "referral_code")),
     };
-    let mut district_ids = form.district_ids.clone();
-    district_ids.sort_unstable();
-    district_ids.dedup();
-    let full_name = [Some(last), Some(first), middle].into_iter().flatten().collect::<Vec<_>>().join(" ");
     Ok(SignUp {
         invite: form.invite.as_deref().map(str::trim).filter(|i| !i.is_empty()).map(str::to_string),
         city_id: form.city_id,
         full_name,
         phone,
         password_hash: password::hash(&form.password),
-        district_ids,
+        district_ids: distinct(&form.district_ids),
         has_vehicle: form.has_vehicle,
         skills,
-        payout_method: method,
-        payout_data: payout.to_string(),
+        payout_method,
+        payout_data,
         referral_code,
     })
 }
@@ -451,18 +465,24 @@ fn sign_up_city(conn: &Connection, now: DateTime<Utc>, form: &SignUp) -> Result<
     Ok((city, None))
 }
 
+/// Districts of `city`, at least one when the city has some.
+fn city_districts(conn: &Connection, city: CityId, chosen: &[DistrictId]) -> Result<()> {
+    let known: Vec<DistrictId> = districts_of(conn, city)?.into_iter().map(|d| d.id).collect();
+    if !known.is_empty() && chosen.is_empty() {
+        return Err(invalid("district_ids", "at_least_one"));
+    }
+    if chosen.iter().any(|d| !known.contains(d)) {
+        return Err(invalid("district_ids", "unknown"));
+    }
+    Ok(())
+}
+
 /// Creates the PENDING, unverified, inactive master of a prepared questionnaire and uses up the invite.
 /// Refused: an unusable invite, districts of another city (or none when the city has some), a phone of a
 /// living master, an unknown referral code.
 pub fn register_prepared(conn: &Connection, now: DateTime<Utc>, form: &SignUp) -> Result<Registered> {
     let (city, invite) = sign_up_city(conn, now, form)?;
-    let city_districts: Vec<DistrictId> = districts_of(conn, city)?.into_iter().map(|d| d.id).collect();
-    if !city_districts.is_empty() && form.district_ids.is_empty() {
-        return Err(invalid("district_ids", "at_least_one"));
-    }
-    if form.district_ids.iter().any(|d| !city_districts.contains(d)) {
-        return Err(invalid("district_ids", "unknown"));
-    }
+    city_districts(conn, city, &form.district_ids)?;
     let taken: bool =
         conn.query_row("SELECT EXISTS (SELECT 1 FROM masters WHERE phone = ?1 AND is_deleted = 0)", [&form.phone], |r| r.get(0))?;
     if taken {
@@ -538,6 +558,168 @@ pub fn set_home(conn: &Connection, master: MasterId, (lat, lon): (f64, f64)) -> 
 /// [`prepare`] and [`register_prepared`] in one call (tests, CLI).
 pub fn register(conn: &Connection, now: DateTime<Utc>, form: &Registration) -> Result<Registered> {
     register_prepared(conn, now, &prepare(form)?)
+}
+
+// --- re-submission after rejection --------------------------------------------------------------------------
+
+/// A rejected master's questionnaire as it stands, to correct it: the answers he may change and, fixed,
+/// his phone and city.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OnFile {
+    /// Where moderation stands.
+    pub moderation: ModerationStatus,
+    /// Name parts, split off the stored full name ("Фамилия Имя [Отчество]").
+    pub last_name: String,
+    /// First name.
+    pub first_name: String,
+    /// Middle name, empty for none.
+    pub middle_name: String,
+    /// The login; stays.
+    pub phone: String,
+    /// His city's name; stays.
+    pub city_name: String,
+    /// His city's districts to choose from.
+    pub districts: Vec<DistrictChoice>,
+    /// The districts he serves.
+    pub district_ids: Vec<DistrictId>,
+    /// Has a car.
+    pub has_vehicle: bool,
+    /// His categories.
+    pub skills: Vec<Category>,
+    /// Payout method.
+    pub payout_method: Option<PayoutMethod>,
+    /// The requisites as typed (the one value of the stored object).
+    pub payout_data: String,
+    /// Home base, "lat, lon", empty for none.
+    pub home_location: String,
+}
+
+/// The master's questionnaire as it stands.
+pub fn on_file(conn: &Connection, master: MasterId) -> Result<OnFile> {
+    let row = conn
+        .query_row(
+            "SELECT m.moderation_status, m.full_name, m.phone, m.city_id, c.name, m.has_vehicle, m.payout_method, m.payout_data,
+                    m.home_lat, m.home_lon
+             FROM masters m LEFT JOIN cities c ON c.id = m.city_id WHERE m.id = ?1 AND m.is_deleted = 0",
+            [master],
+            |r| {
+                Ok((
+                    (r.get::<_, ModerationStatus>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?),
+                    (r.get::<_, Option<CityId>>(3)?, r.get::<_, Option<String>>(4)?, r.get::<_, bool>(5)?),
+                    (r.get::<_, Option<PayoutMethod>>(6)?, r.get::<_, Option<String>>(7)?),
+                    (r.get::<_, Option<f64>>(8)?, r.get::<_, Option<f64>>(9)?),
+                ))
+            },
+        )
+        .optional()?;
+    let Some(((moderation, full_name, phone), (city, city_name, has_vehicle), (payout_method, payout), home)) = row else {
+        return Err(Error::NotFound { what: "master" });
+    };
+    let mut names = full_name.split_whitespace().map(str::to_string);
+    let (last_name, first_name) = (names.next().unwrap_or_default(), names.next().unwrap_or_default());
+    let middle_name = names.collect::<Vec<_>>().join(" ");
+    let payout_data = payout
+        .and_then(|p| serde_json::from_str::<serde_json::Value>(&p).ok())
+        .and_then(|v| v.as_object().and_then(|o| o.values().next()).and_then(|v| v.as_str()).map(str::to_string))
+        .unwrap_or_default();
+    let district_ids = conn
+        .prepare_cached("SELECT district_id FROM master_districts WHERE master_id = ?1 ORDER BY district_id")?
+        .query_map([master], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let skills = conn
+        .prepare_cached("SELECT category FROM master_skills WHERE master_id = ?1 ORDER BY category")?
+        .query_map([master], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(OnFile {
+        moderation,
+        last_name,
+        first_name,
+        middle_name,
+        phone,
+        city_name: city_name.unwrap_or_default(),
+        districts: match city {
+            Some(city) => districts_of(conn, city)?,
+            None => Vec::new(),
+        },
+        district_ids,
+        has_vehicle,
+        skills,
+        payout_method,
+        payout_data,
+        home_location: match home {
+            (Some(lat), Some(lon)) => format!("{lat}, {lon}"),
+            _ => String::new(),
+        },
+    })
+}
+
+/// A rejected master's corrected questionnaire: the sign-up's answers without the account (phone,
+/// password, city, invite and referral stay as they are).
+#[derive(Debug, Clone, Default)]
+pub struct Correction {
+    /// Consent to the processing of personal data, given again; must be true.
+    pub pdn_consent: bool,
+    /// Last name: 2–30 Cyrillic letters or hyphens.
+    pub last_name: String,
+    /// First name, same rule.
+    pub first_name: String,
+    /// Middle name, same rule; empty or "-" for none.
+    pub middle_name: Option<String>,
+    /// Districts served, of his city; required when the city has districts.
+    pub district_ids: Vec<DistrictId>,
+    /// Has a car.
+    pub has_vehicle: bool,
+    /// Categories worked in, at least one.
+    pub skills: Vec<Category>,
+    /// How the master wants to be paid.
+    pub payout_method: Option<PayoutMethod>,
+    /// The requisites, as at sign-up.
+    pub payout_data: String,
+    /// Home base "lat, lon"; empty or "-" for none.
+    pub home_location: String,
+}
+
+/// Sends a REJECTED master's corrected questionnaire back to moderation (product.md §3.2: "re-submission
+/// after rejection follows the same path"): the answers are checked as at sign-up and replace his name,
+/// districts, skills, vehicle, payout and home base; consent is renewed; moderation is PENDING again with
+/// the rejection reason cleared. Any other state is refused (`not_rejected`), a deleted master too.
+pub fn resubmit(conn: &Connection, now: DateTime<Utc>, master: MasterId, form: &Correction) -> Result<()> {
+    let row: Option<(ModerationStatus, Option<CityId>, bool)> = conn
+        .query_row("SELECT moderation_status, city_id, is_deleted FROM masters WHERE id = ?1", [master], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    let Some((status, city, deleted)) = row else { return Err(Error::NotFound { what: "master" }) };
+    if deleted {
+        return Err(Error::StateConflict { why: "master_deleted" });
+    }
+    if status != ModerationStatus::Rejected {
+        return Err(Error::StateConflict { why: "not_rejected" });
+    }
+    let full_name = consented_name(form.pdn_consent, &form.last_name, &form.first_name, form.middle_name.as_deref())?;
+    let (skills, payout_method, payout_data) = skills_and_payout(&form.skills, form.payout_method, &form.payout_data)?;
+    let district_ids = distinct(&form.district_ids);
+    match city {
+        Some(city) => city_districts(conn, city, &district_ids)?,
+        None if !district_ids.is_empty() => return Err(invalid("district_ids", "unknown")),
+        None => {}
+    }
+    let home = home_location(&form.home_location)?;
+    conn.execute(
+        "UPDATE masters SET full_name = ?2, has_vehicle = ?3, payout_method = ?4, payout_data = ?5, home_lat = ?6, home_lon = ?7,
+             pdn_accepted_at = ?8, verified = 0, moderation_status = 'PENDING', moderation_reason = NULL, updated_at = ?8
+         WHERE id = ?1",
+        params![master, full_name, form.has_vehicle, payout_method, payout_data, home.map(|h| h.0), home.map(|h| h.1), ms(now)],
+    )?;
+    conn.execute("DELETE FROM master_skills WHERE master_id = ?1", [master])?;
+    let mut skill = conn.prepare_cached("INSERT INTO master_skills (master_id, category, created_at) VALUES (?1, ?2, ?3)")?;
+    for category in &skills {
+        skill.execute(params![master, category, ms(now)])?;
+    }
+    conn.execute("DELETE FROM master_districts WHERE master_id = ?1", [master])?;
+    let mut district = conn.prepare_cached("INSERT INTO master_districts (master_id, district_id, created_at) VALUES (?1, ?2, ?3)")?;
+    for d in &district_ids {
+        district.execute(params![master, d, ms(now)])?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

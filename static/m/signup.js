@@ -26,6 +26,7 @@
   var summary = document.getElementById('summary');
   var payoutMethod = document.getElementById('payout_method');
   var payoutData = document.getElementById('payout_data');
+  // No key: the form opens with what is on file and keeps no draft (a resubmission).
   var key = form.dataset.draft;
   var current = 0;
 
@@ -39,6 +40,7 @@
   }
 
   function save() {
+    if (!key) { return; }
     var draft = { step: current, values: {}, checked: {} };
     kept().forEach(function (el) {
       if (el.type === 'checkbox' || el.type === 'radio') { draft.checked[el.id] = el.checked; } else { draft.values[el.id] = el.value; }
@@ -47,6 +49,7 @@
   }
 
   function load() {
+    if (!key) { return null; }
     try { return JSON.parse(localStorage.getItem(key) || 'null'); } catch (e) { return null; }
   }
 

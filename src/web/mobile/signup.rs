@@ -4,6 +4,8 @@
 //! steps show and one button sends them; `static/m/signup.js` turns it into a wizard that keeps a draft in
 //! the browser. Sending it registers a PENDING master with his passport and selfie in one transaction, the
 //! same rules as `POST /api/v1/masters/register` and `POST /api/v1/me/documents`.
+//! The same form, in its resubmission mode, lets a rejected master correct his questionnaire
+//! (`/m/resubmit`, see [`resubmit`]).
 //!
 //! CSRF: the visitor has no session to hold a token, so the form uses a double-submit token. The form page
 //! sets a random value as a short-lived, HttpOnly, SameSite=Strict cookie scoped to `/m/invite` and echoes
@@ -11,6 +13,7 @@
 //! cookie nor make the browser send it with a cross-site POST.
 
 mod form;
+mod resubmit;
 
 use askama::Template;
 use axum::Router;
@@ -25,7 +28,7 @@ use self::form::{Answers, Submitted, Unreadable, Upload};
 use crate::app::AppState;
 use crate::domain::{Category, PayoutMethod};
 use crate::error::{Error, invalid};
-use crate::signup::{self, InviteCity, Registration};
+use crate::signup::{self, DistrictChoice, InviteCity, Registration};
 use crate::uploads::{self, DocumentKind};
 use crate::web::{Tr, WebError, cookie, lang_of, render, render_with};
 use crate::work::StoredFile;
@@ -46,6 +49,7 @@ pub fn routes() -> Router<AppState> {
         .route("/m/invite", get(get_code))
         .route("/m/invite/{token}", get(get_form).post(post_form).layer(DefaultBodyLimit::max(BODY_LIMIT)))
         .route("/m/signup/sent", get(get_sent))
+        .merge(resubmit::routes())
 }
 
 // --- pages --------------------------------------------------------------------------------------------------
@@ -72,14 +76,23 @@ struct FieldError {
     message: String,
 }
 
+/// Whose questionnaire the form is.
+enum Mode {
+    /// A newcomer's, through the invite of the link (its token or code).
+    SignUp { token: String },
+    /// A rejected master's own, to correct and send again; his phone and password stay.
+    Resubmit { phone: String },
+}
+
 /// The questionnaire.
 #[derive(Template)]
 #[template(path = "m/signup.html")]
 struct FormPage {
     tr: Tr,
-    token: String,
+    mode: Mode,
     csrf: String,
-    city: InviteCity,
+    city_name: String,
+    districts: Vec<DistrictChoice>,
     answers: Answers,
     errors: Vec<FieldError>,
     /// A refusal that belongs to no field (a stale form's CSRF token).
@@ -89,6 +102,32 @@ struct FormPage {
 }
 
 impl FormPage {
+    /// The newcomer's form through `city`'s invite.
+    fn sign_up(tr: Tr, token: String, csrf: String, city: InviteCity, answers: Answers) -> Self {
+        let mode = Mode::SignUp { token };
+        Self { tr, mode, csrf, city_name: city.city_name, districts: city.districts, answers, errors: Vec::new(), notice: None, again: false }
+    }
+
+    /// A rejected master correcting his questionnaire (files may be left empty to keep them).
+    fn resubmit(&self) -> bool {
+        matches!(self.mode, Mode::Resubmit { .. })
+    }
+
+    /// The fixed phone of a resubmission.
+    fn fixed_phone(&self) -> &str {
+        match &self.mode {
+            Mode::Resubmit { phone } => phone,
+            Mode::SignUp { .. } => "",
+        }
+    }
+
+    fn action(&self) -> String {
+        match &self.mode {
+            Mode::SignUp { token } => format!("/m/invite/{token}"),
+            Mode::Resubmit { .. } => "/m/resubmit".into(),
+        }
+    }
+
     fn error(&self, field: &str) -> Option<&str> {
         self.errors.iter().find(|e| e.field == field).map(|e| e.message.as_str())
     }
@@ -193,8 +232,7 @@ async fn get_form(State(state): State<AppState>, headers: HeaderMap, Path(token)
         Ok(city) => city,
         Err(page) => return page,
     };
-    let csrf = csrf_token(&headers);
-    let page = FormPage { tr, token, csrf, city, answers: Answers::default(), errors: Vec::new(), notice: None, again: false };
+    let page = FormPage::sign_up(tr, token, csrf_token(&headers), city, Answers::default());
     with_csrf_cookie(&headers, StatusCode::OK, &page)
 }
 
@@ -222,8 +260,7 @@ async fn post_form(
     if sent_csrf.is_empty() || cookie(&headers, CSRF_COOKIE).as_deref() != Some(sent_csrf) {
         // Nothing is done; the form comes back with everything typed and a fresh token.
         let notice = Some(Error::CsrfFailed.message(tr.0));
-        let csrf = fresh_token();
-        let page = FormPage { tr, token, csrf, city, answers: submitted.answers, errors: Vec::new(), notice, again: true };
+        let page = FormPage { notice, again: true, ..FormPage::sign_up(tr, token, fresh_token(), city, submitted.answers) };
         return with_csrf_cookie(&headers, StatusCode::FORBIDDEN, &page);
     }
     match sign_up(&state, &token, &submitted).await {
@@ -245,8 +282,7 @@ fn refused(headers: &HeaderMap, tr: Tr, token: String, city: InviteCity, answers
             other => return WebError::Refused(other, tr.0).into_response(),
         }
     }
-    let csrf = csrf_token(headers);
-    let page = FormPage { tr, token, csrf, city, answers, errors: shown, notice: None, again: true };
+    let page = FormPage { errors: shown, again: true, ..FormPage::sign_up(tr, token, csrf_token(headers), city, answers) };
     with_csrf_cookie(headers, StatusCode::UNPROCESSABLE_ENTITY, &page)
 }
 
@@ -382,8 +418,12 @@ impl FormPage {
         CSRF_FIELD
     }
 
-    /// The browser draft's key: one per invite.
+    /// The browser draft's key: one per invite. A resubmission keeps none: the form opens with what is on
+    /// file, which a stale draft must not overwrite.
     fn draft_key(&self) -> String {
-        format!("fs-signup:{}", self.token)
+        match &self.mode {
+            Mode::SignUp { token } => format!("fs-signup:{token}"),
+            Mode::Resubmit { .. } => String::new(),
+        }
     }
 }

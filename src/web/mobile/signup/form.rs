@@ -6,9 +6,9 @@ use axum::extract::multipart::{Multipart, MultipartError};
 use axum::http::StatusCode;
 
 use crate::api::files::Parts;
-use crate::domain::{Category, PayoutMethod};
+use crate::domain::{Category, DistrictId, PayoutMethod};
 use crate::error::{Error, invalid};
-use crate::signup::Registration;
+use crate::signup::{Correction, OnFile, Registration};
 
 /// Everything typed into the questionnaire, kept to show the form again after a refusal. The password is
 /// not among them: it is never written back into a page.
@@ -50,6 +50,13 @@ pub struct Submitted {
     pub password: String,
     pub passport: Upload,
     pub selfie: Upload,
+}
+
+/// The ticked and chosen answers, parsed.
+struct Choices {
+    district_ids: Vec<DistrictId>,
+    skills: Vec<Category>,
+    payout_method: Option<PayoutMethod>,
 }
 
 /// Why a form could not be read at all.
@@ -104,8 +111,8 @@ impl Submitted {
         }
     }
 
-    /// The questionnaire for the rules, through the invite of the link.
-    pub fn registration(&self, invite: &str) -> Result<Registration, Error> {
+    /// The choices as the rules take them.
+    fn choices(&self) -> Result<Choices, Error> {
         let a = &self.answers;
         let district_ids = a.district_ids.iter().map(|d| d.trim().parse().map_err(|_| invalid("district_ids", "unknown"))).collect::<Result<_, _>>()?;
         let skills = a.skills.iter().map(|s| Category::parse(s).ok_or_else(|| invalid("skills", "unknown"))).collect::<Result<_, _>>()?;
@@ -113,6 +120,13 @@ impl Submitted {
             "" => None,
             raw => Some(PayoutMethod::parse(raw).ok_or_else(|| invalid("payout_method", "unknown"))?),
         };
+        Ok(Choices { district_ids, skills, payout_method })
+    }
+
+    /// The questionnaire for the rules, through the invite of the link.
+    pub fn registration(&self, invite: &str) -> Result<Registration, Error> {
+        let a = &self.answers;
+        let Choices { district_ids, skills, payout_method } = self.choices()?;
         Ok(Registration {
             invite: Some(invite.to_string()),
             city_id: None,
@@ -129,5 +143,44 @@ impl Submitted {
             referral_code: Some(a.referral_code.clone()),
             pdn_consent: a.pdn_consent,
         })
+    }
+
+    /// A rejected master's corrected questionnaire for the rules (phone, password and referral code are
+    /// not asked: they stay).
+    pub fn correction(&self) -> Result<Correction, Error> {
+        let a = &self.answers;
+        let Choices { district_ids, skills, payout_method } = self.choices()?;
+        Ok(Correction {
+            pdn_consent: a.pdn_consent,
+            last_name: a.last_name.clone(),
+            first_name: a.first_name.clone(),
+            middle_name: Some(a.middle_name.clone()),
+            district_ids,
+            has_vehicle: a.has_vehicle.unwrap_or(false),
+            skills,
+            payout_method,
+            payout_data: a.payout_data.clone(),
+            home_location: a.home_location.clone(),
+        })
+    }
+}
+
+impl Answers {
+    /// The questionnaire on file, to correct it; consent was given at sign-up.
+    pub fn on_file(q: &OnFile) -> Self {
+        Self {
+            pdn_consent: true,
+            last_name: q.last_name.clone(),
+            first_name: q.first_name.clone(),
+            middle_name: q.middle_name.clone(),
+            phone: q.phone.clone(),
+            referral_code: String::new(),
+            district_ids: q.district_ids.iter().map(ToString::to_string).collect(),
+            has_vehicle: Some(q.has_vehicle),
+            skills: q.skills.iter().map(|c| c.as_str().to_string()).collect(),
+            payout_method: q.payout_method.map(|m| m.as_str().to_string()).unwrap_or_default(),
+            payout_data: q.payout_data.clone(),
+            home_location: q.home_location.clone(),
+        }
     }
 }
