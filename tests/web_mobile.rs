@@ -207,7 +207,9 @@ async fn a_form_without_the_csrf_token_is_refused_and_changes_nothing() {
         (&*format!("/m/offers/{offer_id}/decline"), vec![("confirm", "yes")]),
         ("/m/logout", vec![]),
     ] {
-        assert_eq!(master.post_raw(path, &fields).await.status, StatusCode::FORBIDDEN, "{path}");
+        let refused = master.post_raw(path, &fields).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{path}");
+        assert!(refused.has("href=\"/m\""), "the refusal is a page of the master's, leading home: {}", refused.html);
         let mut forged = fields.clone();
         forged.push(("csrf", "0000"));
         assert_eq!(master.post_raw(path, &forged).await.status, StatusCode::FORBIDDEN, "{path}");

@@ -104,6 +104,8 @@ pub enum WebError {
     SignIn { next: String },
     /// A refusal or failure, shown as a page in the visitor's language.
     Refused(Error, Lang),
+    /// The same on the master's phone pages (`/m/…`): shown as one of them.
+    RefusedMaster(Error, Lang),
 }
 
 impl IntoResponse for WebError {
@@ -121,6 +123,7 @@ impl IntoResponse for WebError {
                 let page = ErrorPage { tr: Tr(lang), status: status.as_u16(), message: error.message(lang) };
                 (status, render(&page)).into_response()
             }
+            WebError::RefusedMaster(error, lang) => mobile::MobileError::Refused(error, lang).into_response(),
         }
     }
 }
@@ -338,13 +341,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for CsrfForm<T> {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, WebError> {
         let lang = lang_of(req.headers(), Lang::default());
+        let master = req.uri().path().starts_with("/m/");
+        let refused = |error| if master { WebError::RefusedMaster(error, lang) } else { WebError::Refused(error, lang) };
         let expected = req.extensions().get::<SessionCsrf>().map(|c| c.0.clone());
-        let bytes = Bytes::from_request(req, state).await.map_err(|_| WebError::Refused(invalid("form", "malformed"), lang))?;
+        let bytes = Bytes::from_request(req, state).await.map_err(|_| refused(invalid("form", "malformed")))?;
         if bytes.len() > FORM_LIMIT {
-            return Err(WebError::Refused(invalid("form", format!("max_len:{FORM_LIMIT}")), lang));
+            return Err(refused(invalid("form", format!("max_len:{FORM_LIMIT}"))));
         }
-        check_csrf(&bytes, expected.as_deref()).map_err(|e| WebError::Refused(e, lang))?;
-        serde_urlencoded::from_bytes(&bytes).map(Self).map_err(|_| WebError::Refused(invalid("form", "malformed"), lang))
+        check_csrf(&bytes, expected.as_deref()).map_err(refused)?;
+        serde_urlencoded::from_bytes(&bytes).map(Self).map_err(|_| refused(invalid("form", "malformed")))
     }
 }
 
