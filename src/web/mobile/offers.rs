@@ -99,6 +99,9 @@ async fn live(state: &AppState, master: MasterId) -> Option<(Vec<OfferCard>, Dat
 
 /// The longest wait between looks when nothing is written: an offer's end is noticed by its own timer.
 const IDLE_LOOK: Duration = Duration::from_secs(30);
+/// After a write, wait this long for the writes that come with it: every open list looks once per burst,
+/// so a busy scheduler costs each master's phone at most two reads a second, well inside the 2 s promise.
+const SETTLE: Duration = Duration::from_millis(500);
 
 /// The live list as server-sent events: `offers` with the list's HTML, at once and then whenever his live
 /// offers change (a new offer, an accept, a decline, an expiry by the scheduler or by time).
@@ -129,7 +132,13 @@ async fn get_events(State(state): State<AppState>, who: MasterPage) -> Sse<impl 
                 .and_then(|end| (end - w.state.clock.now()).to_std().ok())
                 .map_or(IDLE_LOOK, |left| left.clamp(Duration::from_millis(200), IDLE_LOOK));
             tokio::select! {
-                changed = w.commits.changed() => if changed.is_err() { return None },
+                changed = w.commits.changed() => {
+                    if changed.is_err() {
+                        return None;
+                    }
+                    tokio::time::sleep(SETTLE).await;
+                    w.commits.borrow_and_update();
+                }
                 () = tokio::time::sleep(wait) => {}
             }
         }
