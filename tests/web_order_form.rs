@@ -225,6 +225,9 @@ async fn a_refused_field_is_shown_beside_it_with_everything_typed_kept_and_nothi
     set(&mut fields, "description", "коротко");
     let short = logist.post("/orders/new", &pairs(&fields)).await;
     assert!(short.has("id=\"description-error\"") && short.has("от 10 до 500 символов"), "{}", short.html);
+    set(&mut fields, "description", "");
+    let none = logist.post("/orders/new", &pairs(&fields)).await;
+    assert!(none.has("id=\"description-error\"") && none.has("обязательное поле"), "the full form needs a description: {}", none.html);
     set(&mut fields, "description", "Не работает розетка на кухне");
     set(&mut fields, "house", "");
     set(&mut fields, "category", "");

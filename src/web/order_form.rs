@@ -93,8 +93,8 @@ impl Draft {
         self.city_id.trim().parse().ok()
     }
 
-    /// The rule's input; `street` is what [`resolve_street`] made of the street field. A quick order needs
-    /// its district and gets the description of §2.4.
+    /// The rule's input; `street` is what [`resolve_street`] made of the street field. A full order needs
+    /// its description; a quick one needs its district and gets the description of §2.4.
     fn new_order(&self, street: &Street, quick_description: impl FnOnce(Category) -> String) -> Result<NewOrder, Error> {
         let city_id = self.city().ok_or_else(|| invalid("city_id", "required"))?;
         let optional = |raw: &str| Some(raw.to_string()).filter(|v| !v.trim().is_empty());
@@ -103,6 +103,11 @@ impl Draft {
             "" => None,
             raw => Some(raw.parse().map_err(|_| invalid("district_id", "unknown"))?),
         };
+        // The full form asks the dispatcher to describe the job (§2.3 step 10); the rule also takes orders
+        // without one, e.g. the quick form's, which writes its own.
+        if !self.quick && self.description.trim().is_empty() {
+            return Err(invalid("description", "required"));
+        }
         let category = match self.category.trim() {
             "" => None,
             raw => Some(Category::parse(raw).ok_or_else(|| invalid("category", "unknown"))?),
