@@ -5,6 +5,7 @@ mod common;
 
 use std::sync::Arc;
 
+use common::samples::{PDF, PNG};
 use common::{M, World, t0};
 use fieldservice::app::{self, AppState};
 use fieldservice::auth::{self as accounts, Owner};
@@ -17,13 +18,6 @@ use fieldservice::staff::Staff;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-/// A 1×1 PNG.
-const PNG: &[u8] = &[
-    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00,
-    0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4, 0x89, 0x00, 0x00, 0x00, 0x0D, 0x49,
-    0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0xF8, 0xCF, 0xC0, 0xF0, 0x1F, 0x00, 0x05, 0x00, 0x01, 0xFF, 0x89, 0x99, 0x3D,
-    0x1D, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
-];
 const PASSWORD: &str = "correct horse";
 
 /// How a request authenticates.
@@ -456,7 +450,7 @@ async fn staff_actions_refuse_with_typed_errors_and_change_nothing() {
     let m = app.master_login(master).await;
     app.post_empty(&m, &format!("/api/v1/me/orders/{guarantee}/en-route")).await;
     app.post_empty(&m, &format!("/api/v1/me/orders/{guarantee}/on-site")).await;
-    let (status, done) = app.close(&m, guarantee, None, Some(("act.pdf", b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\n%%EOF\n"))).await;
+    let (status, done) = app.close(&m, guarantee, None, Some(("act.pdf", PDF))).await;
     assert_eq!(status, StatusCode::OK, "{done}");
     assert_eq!((done["status"].as_str(), done["total_sum_kop"].as_i64()), (Some("CLOSED"), Some(0)));
     assert_eq!(done["attachments"][0]["mime_type"], "application/pdf");

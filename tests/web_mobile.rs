@@ -7,6 +7,7 @@ mod common;
 use std::time::Duration as StdDuration;
 
 use chrono::Duration;
+use common::samples::PNG;
 use common::dump::dump;
 use common::t0;
 use common::web::{Browser, WebApp};
@@ -24,7 +25,6 @@ const ELECTRICS_SEARCHING: i64 = 18; // Москва, Центральный, EL
 const ASSIGNED_TO_14: i64 = 10;
 const WORKING_FOR_3: i64 = 8;
 const CLOSED_BY_1: i64 = 1;
-const PNG: &[u8] = include_bytes!("../static/m/icon-192.png");
 
 /// Staff send an offer of `order` to `master` (as the global admin, through the rule).
 fn offer(app: &WebApp, order: i64, master: i64) -> i64 {

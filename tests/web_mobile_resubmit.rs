@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::samples::PNG;
 use common::dump::dump;
 use common::t0;
 use common::web::{Browser, WebApp, csrf_of};
@@ -22,7 +23,6 @@ use reqwest::multipart::{Form, Part};
 const MOROZOV: i64 = 11;
 /// Demo master 12: Волков Роман Евгеньевич, Москва, off shift.
 const VOLKOV: i64 = 12;
-const PNG: &[u8] = include_bytes!("../static/m/icon-192.png");
 
 fn scalar<T: rusqlite::types::FromSql>(app: &WebApp, sql: &str) -> T {
     app.db.read(|c| c.query_row(sql, [], |r| r.get(0)).map_err(Error::from)).unwrap()

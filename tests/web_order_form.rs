@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::samples::PNG;
 use common::web::WebApp;
 use common::{t0, utc};
 use fieldservice::error::Error;
@@ -277,20 +278,13 @@ async fn a_late_asap_asks_to_confirm_tomorrow_morning_then_creates_a_deferred_or
     assert_eq!(o.slot, (Some(utc(2026, 3, 11, 7, 0, 0).timestamp_millis()), Some(utc(2026, 3, 11, 10, 0, 0).timestamp_millis())));
 }
 
-/// The smallest PNG `infer` recognises.
-fn png() -> Vec<u8> {
-    let mut bytes = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0".to_vec();
-    bytes.extend_from_slice(&[0x1f, 0x15, 0xc4, 0x89]);
-    bytes
-}
-
 fn multipart(fields: &[(&'static str, String)], files: usize) -> Form {
     let mut form = Form::new();
     for (k, v) in fields {
         form = form.text(*k, v.clone());
     }
     for i in 0..files {
-        form = form.part("attachments", Part::bytes(png()).file_name(format!("photo{i}.png")).mime_str("image/png").unwrap());
+        form = form.part("attachments", Part::bytes(PNG).file_name(format!("photo{i}.png")).mime_str("image/png").unwrap());
     }
     form
 }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod dump;
+pub mod samples;
 pub mod web;
 
 use std::sync::atomic::{AtomicU32, Ordering};
