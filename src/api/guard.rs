@@ -51,13 +51,6 @@ pub fn policy(method: &Method, template: &str) -> Policy {
     }
 }
 
-/// Master routes on the hot path whose handler resolves a bearer token itself, first thing in the one
-/// blocking task it runs (see [`super::MasterToken`]). Only routes without a body: the token is checked
-/// before any input is read.
-fn resolved_by_handler(method: &Method, template: &str) -> bool {
-    method == Method::POST && template == "/api/v1/me/offers/{id}/accept"
-}
-
 fn allows(policy: Policy, principal: &Principal) -> bool {
     match (policy, principal) {
         (Policy::Public | Policy::SignedIn, _) => true,
@@ -87,7 +80,7 @@ fn scoped_city(state: &AppState, template: &str, params: &RawPathParams) -> Opti
 }
 
 /// Middleware: resolves the caller once (handlers reuse it), enforces the route's policy and the staff
-/// member's city scope. On the routes of [`resolved_by_handler`] a bearer token is left to the handler.
+/// member's city scope.
 pub async fn enforce(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let Some(template) = request.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string()) else {
         return next.run(request).await;
@@ -97,10 +90,6 @@ pub async fn enforce(State(state): State<AppState>, request: Request, next: Next
     }
     let policy = policy(request.method(), &template);
     if policy == Policy::Public {
-        return next.run(request).await;
-    }
-    // The master is resolved in the handler's own blocking task (`MasterToken`): one hand-off, not two.
-    if resolved_by_handler(request.method(), &template) && super::bearer(request.headers()).is_some() {
         return next.run(request).await;
     }
     let (mut parts, body) = request.into_parts();

@@ -11,7 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::files::{self, UploadForm};
-use super::{ApiError, ErrorBody, MasterCaller, MasterToken, PathParam, QueryParams, read, write};
+use super::{ApiError, ErrorBody, MasterCaller, PathParam, QueryParams, read, write};
 use crate::app::AppState;
 use crate::domain::{OfferId, OrderId};
 use crate::master_views::{self, Feed, History, HistoryFilter, MyOrder, OfferCard};
@@ -42,23 +42,16 @@ async fn get_offer(State(state): State<AppState>, caller: MasterCaller, PathPara
 /// `offer_expired`, `offer_declined`, `limit_reached`, `master_blocked`.
 #[utoipa::path(post, path = "/api/v1/me/offers/{id}/accept", tag = "master", params(("id" = i64, Path, description = "Offer id")),
     responses((status = 200, body = MyOrder), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-async fn post_accept(
-    State(state): State<AppState>,
-    caller: MasterToken,
-    id: Result<PathParam<OfferId>, ApiError>,
-) -> Result<Json<MyOrder>, ApiError> {
-    let lang = caller.lang;
+async fn post_accept(State(state): State<AppState>, caller: MasterCaller, PathParam(id): PathParam<OfferId>) -> Result<Json<MyOrder>, ApiError> {
+    let (master, lang) = (caller.id, caller.lang);
     let (db, now) = (state.db.clone(), state.clock.now());
-    // The caller is resolved (before his input is looked at), the offer accepted and the won order read
-    // on the same blocking thread: one hand-off per accept.
+    // The won order is read inside the accept's own transaction, on the same blocking thread.
     let order = tokio::task::spawn_blocking(move || {
-        let master = db.read(|c| caller.resolve(c)).map_err(|e| ApiError::new(e, lang))?;
-        let PathParam(id) = id?;
         offers::accept_now_then(&db, now, master, id, move |c, accepted| master_views::my_order(c, master, accepted.order_id))
-            .map_err(|e| ApiError::new(e, lang))
     })
     .await
-    .expect("accept task panicked")?;
+    .expect("accept task panicked")
+    .map_err(|e| ApiError::new(e, lang))?;
     Ok(Json(order))
 }
 

@@ -258,49 +258,6 @@ impl FromRequestParts<AppState> for MasterCaller {
     }
 }
 
-/// A master on a route whose handler resolves him inside its own blocking task, so that the request
-/// crosses to the blocking pool once (see [`guard::enforce`]): the bearer token as sent, or the master the
-/// guard already resolved (a session cookie). The guard has refused a request without any credential.
-pub struct MasterToken {
-    credential: Credential,
-    /// His language.
-    pub lang: Lang,
-}
-
-enum Credential {
-    Resolved(MasterId),
-    Bearer(String),
-}
-
-impl MasterToken {
-    /// The master, checked as the guard checks him: an unknown or revoked token is refused with 401, a
-    /// staff member's with 403, a blocked or deleted master with the reason. Call it before anything else.
-    pub fn resolve(&self, conn: &rusqlite::Connection) -> Result<MasterId, Error> {
-        match &self.credential {
-            Credential::Resolved(id) => Ok(*id),
-            Credential::Bearer(token) => match accounts::resolve_token(conn, token)? {
-                Principal::Master(master) => Ok(master.id),
-                Principal::Staff(_) => Err(Error::Forbidden),
-            },
-        }
-    }
-}
-
-impl FromRequestParts<AppState> for MasterToken {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let lang = lang_of(&parts.headers, state.config.language);
-        let credential = match (parts.extensions.get::<Resolved>(), bearer(&parts.headers)) {
-            (Some(Resolved(Principal::Master(master), _)), _) => Credential::Resolved(master.id),
-            (Some(Resolved(Principal::Staff(_), _)), _) => return Err(ApiError::new(Error::Forbidden, lang)),
-            (None, Some(token)) => Credential::Bearer(token),
-            (None, None) => return Err(ApiError::new(Error::Unauthenticated, lang)),
-        };
-        Ok(Self { credential, lang })
-    }
-}
-
 /// A JSON body whose parse errors become a 400 JSON error in the caller's language.
 pub struct Body<T>(pub T);
 
