@@ -133,7 +133,9 @@ impl Db {
         E: From<rusqlite::Error> + Send + 'static,
     {
         let result = self.group.write(&self.writer, f);
-        self.commits.send_modify(|n| *n = n.wrapping_add(1));
+        if result.is_ok() {
+            self.commits.send_modify(|n| *n = n.wrapping_add(1));
+        }
         result
     }
 
