@@ -19,7 +19,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
@@ -79,18 +79,9 @@ impl Tr {
 
 /// A page's language: the visitor's choice (cookie), else `Accept-Language`, else the installation's.
 pub fn lang_of(headers: &HeaderMap, default: Lang) -> Lang {
-    cookie(headers, LANG_COOKIE).and_then(|v| Lang::parse(&v)).unwrap_or_else(|| crate::api::lang_of(headers, default))
+    crate::api::cookie(headers, LANG_COOKIE).and_then(|v| Lang::parse(&v)).unwrap_or_else(|| crate::api::lang_of(headers, default))
 }
 
-/// The value of cookie `name`.
-pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|pair| pair.trim().strip_prefix(name)?.strip_prefix('=').map(str::to_string))
-}
 
 /// Where to go back to: a local path only (never another site).
 pub fn local_path(raw: Option<&str>) -> Option<String> {

@@ -30,7 +30,8 @@ use crate::domain::{Category, PayoutMethod};
 use crate::error::{Error, invalid};
 use crate::signup::{self, DistrictChoice, InviteCity, Registration};
 use crate::uploads::{self, DocumentKind};
-use crate::web::{Tr, WebError, cookie, lang_of, render, render_with};
+use crate::api::cookie;
+use crate::web::{Tr, WebError, lang_of, render, render_with};
 use crate::work::StoredFile;
 
 /// The cookie of the double-submit CSRF token (see the module docs).
