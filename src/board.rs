@@ -279,7 +279,7 @@ pub fn read(conn: &Connection, staff: &Staff, now: DateTime<Utc>, city: Option<C
 
 /// A time as `dd.mm HH:MM` on the clock of the IANA zone `tz`.
 pub fn local_short(at: DateTime<Utc>, tz: &str) -> String {
-    at.with_timezone(&crate::cities::parse_zone(tz)).format("%d.%m %H:%M").to_string()
+    crate::cities::local_time(at, tz, "%d.%m %H:%M")
 }
 
 /// Seconds as `m:ss`.
@@ -297,7 +297,7 @@ impl BoardOrder {
     /// The visit window on its city's clock, e.g. `10.03 13:00–16:00`.
     pub fn slot(&self) -> Option<String> {
         let start = self.timeslot_start?;
-        let end = self.timeslot_end.map(|end| end.with_timezone(&crate::cities::parse_zone(&self.timezone)).format("–%H:%M").to_string());
+        let end = self.timeslot_end.map(|end| crate::cities::local_time(end, &self.timezone, "–%H:%M"));
         Some(format!("{}{}", self.local(&start), end.unwrap_or_default()))
     }
 

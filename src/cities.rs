@@ -54,6 +54,12 @@ pub fn parse_zone(name: &str) -> Tz {
     name.parse().unwrap_or(Tz::UTC)
 }
 
+/// `at` on the wall clock of the IANA zone `zone`, in `format` (chrono's `strftime` syntax): how the pages
+/// show every time of an order, a master or a city.
+pub fn local_time(at: DateTime<Utc>, zone: &str, format: &str) -> String {
+    at.with_timezone(&parse_zone(zone)).format(format).to_string()
+}
+
 /// The instant at which the local wall clock in `tz` shows `time` on the local date of `day`, shifted by
 /// `days_later` days. A wall time skipped by a DST jump resolves to the first valid instant after it.
 pub fn local_instant(tz: Tz, day: DateTime<Utc>, days_later: i64, time: NaiveTime) -> DateTime<Utc> {

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::mobile::rubles;
 use super::{Chrome, StaffPage, Tr, WebError, page, render_with};
 use crate::app::AppState;
-use crate::cities;
+use crate::cities::local_time;
 use crate::domain::{Category, OrderStatus, OrderType};
 use crate::error::{Error, invalid};
 use crate::queue::{self, ClosedList, QueueFilter, QueueRow, SearchBy, SearchQuery};
@@ -179,10 +179,6 @@ impl Choice {
     }
 }
 
-/// A local time of the order's city, `dd.mm HH:MM`.
-pub fn local_time(at: DateTime<Utc>, zone: &str, format: &str) -> String {
-    at.with_timezone(&cities::parse_zone(zone)).format(format).to_string()
-}
 
 /// One line of a list.
 pub struct Row {

@@ -19,6 +19,7 @@ use serde_json::Value;
 use super::{Chrome, CsrfForm, StaffPage, Tr, WebError, act, done, page, render_with};
 use crate::app::AppState;
 use crate::auth::Principal;
+use crate::cities::local_time;
 use crate::domain::{MasterId, OfferState, OrderId, OrderStatus, OrderType, StaffId};
 use crate::engine::{self, AutoOutcome, ManualCandidate};
 use crate::error::Error;
@@ -175,7 +176,7 @@ fn known(tr: Tr, key: &str) -> Option<String> {
 /// A skip code of the candidate filter (`not_on_shift`, `at_limit_2/5`, `on_break_until_…Z`) in words.
 fn skip_text(tr: Tr, code: &str, tz: &str) -> String {
     if let Some(until) = code.strip_prefix("on_break_until_") {
-        let until = DateTime::parse_from_rfc3339(until).map(|t| time_in(t.with_timezone(&Utc), tz, "%H:%M")).unwrap_or_else(|_| until.into());
+        let until = DateTime::parse_from_rfc3339(until).map(|t| local_time(t.with_timezone(&Utc), tz, "%H:%M")).unwrap_or_else(|_| until.into());
         return tr.t("card.skip.on_break_until").replace("{until}", &until);
     }
     if let Some(load) = code.strip_prefix("at_limit_") {
@@ -184,10 +185,6 @@ fn skip_text(tr: Tr, code: &str, tz: &str) -> String {
     known(tr, &format!("card.skip.{code}")).unwrap_or_else(|| code.to_string())
 }
 
-/// A time on the clock of the IANA zone `tz`.
-fn time_in(at: DateTime<Utc>, tz: &str, format: &str) -> String {
-    at.with_timezone(&crate::cities::parse_zone(tz)).format(format).to_string()
-}
 
 impl CardData {
     fn tz(&self) -> &str {
@@ -196,7 +193,7 @@ impl CardData {
 
     /// A time on the order's city clock, `dd.mm.yyyy HH:MM`.
     fn time(&self, at: &DateTime<Utc>) -> String {
-        time_in(*at, self.tz(), "%d.%m.%Y %H:%M")
+        local_time(*at, self.tz(), "%d.%m.%Y %H:%M")
     }
 
     /// A time on the order's city clock with the zone named.
@@ -208,7 +205,7 @@ impl CardData {
     fn slot(&self) -> Option<String> {
         let order = &self.card.order;
         let start = order.timeslot_start?;
-        let end = order.timeslot_end.map(|e| time_in(e, self.tz(), "–%H:%M")).unwrap_or_default();
+        let end = order.timeslot_end.map(|e| local_time(e, self.tz(), "–%H:%M")).unwrap_or_default();
         Some(format!("{}{end} ({})", self.time(&start), self.tz()))
     }
 

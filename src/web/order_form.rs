@@ -16,7 +16,8 @@ use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
-use super::lists::{Choice, local_time};
+use super::lists::Choice;
+use crate::cities::local_time;
 use super::{Chrome, StaffPage, Tr, WebError, check_csrf_value, done, page, render_with};
 use crate::api::files::Parts;
 use crate::app::AppState;

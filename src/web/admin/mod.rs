@@ -20,8 +20,7 @@ pub fn routes() -> Router<AppState> {
 
 /// An instant on the clock of `zone` (an IANA name), with the zone named: `2026-03-10 14:05 (Europe/Moscow)`.
 pub fn local_time(at: DateTime<Utc>, zone: &str) -> String {
-    let tz = crate::cities::parse_zone(zone);
-    format!("{} ({})", at.with_timezone(&tz).format("%Y-%m-%d %H:%M"), tz.name())
+    format!("{} ({})", crate::cities::local_time(at, zone, "%Y-%m-%d %H:%M"), crate::cities::parse_zone(zone).name())
 }
 
 /// Whether a refusal is about the page as a whole (who may see or do it, or a failure) rather than about
