@@ -9,7 +9,7 @@ use axum::routing::get;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 
-use super::mobile::rubles;
+use super::rubles;
 use super::{Chrome, StaffPage, Tr, WebError, page, render_with};
 use crate::app::AppState;
 use crate::cities::local_time;

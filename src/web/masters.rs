@@ -32,9 +32,9 @@ pub fn routes() -> Router<AppState> {
         .route("/invites/{id}/revoke", post(post_revoke))
 }
 
-/// Money in roubles from kopecks: `3500 ₽`, `4999.50 ₽`.
+/// Money in roubles from kopecks: `3 500 ₽`, `4 999,50 ₽`.
 fn roubles(kop: i64) -> String {
-    if kop % 100 == 0 { format!("{} ₽", kop / 100) } else { format!("{}.{:02} ₽", kop / 100, (kop % 100).abs()) }
+    format!("{} ₽", super::rubles(kop))
 }
 
 // --- the lists ------------------------------------------------------------------------------------------------

@@ -357,3 +357,19 @@ fn check_csrf(body: &Bytes, expected: Option<&str>) -> Result<(), Error> {
 pub fn check_csrf_value(who: &StaffPage, sent: Option<&str>) -> Result<(), WebError> {
     if sent == Some(who.csrf.as_str()) { Ok(()) } else { Err(who.refused(Error::CsrfFailed)) }
 }
+
+/// Roubles from kopecks: "3 500" or "4 999,99".
+pub fn rubles(kopecks: i64) -> String {
+    let whole = (kopecks / 100).to_string();
+    let mut grouped = String::new();
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i).is_multiple_of(3) {
+            grouped.push('\u{a0}');
+        }
+        grouped.push(c);
+    }
+    match kopecks % 100 {
+        0 => grouped,
+        k => format!("{grouped},{k:02}"),
+    }
+}

@@ -8,14 +8,14 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use super::{Bar, MasterPage, MobileError, Support, act, address, home, local, page, rubles, slot, zone};
+use super::{Bar, MasterPage, MobileError, Support, act, address, home, local, page, slot, zone};
 use crate::app::AppState;
 use crate::error::Error;
 use crate::master_views::{self, HistoryFilter, Statistics};
 use crate::masters::{self, BREAK_MINUTES};
 use crate::queue::PageRequest;
 use crate::settings::Settings;
-use crate::web::{CsrfForm, Tr, done, render};
+use crate::web::{CsrfForm, Tr, done, render, rubles};
 
 pub fn routes() -> Router<AppState> {
     Router::new()

@@ -294,21 +294,6 @@ pub fn address(parts: &[Option<&str>]) -> String {
     parts.iter().flatten().filter(|p| !p.trim().is_empty()).copied().collect::<Vec<_>>().join(", ")
 }
 
-/// Roubles from kopecks: "3 500" or "4 999,99".
-pub fn rubles(kopecks: i64) -> String {
-    let whole = (kopecks / 100).to_string();
-    let mut grouped = String::new();
-    for (i, c) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i).is_multiple_of(3) {
-            grouped.push('\u{a0}');
-        }
-        grouped.push(c);
-    }
-    match kopecks % 100 {
-        0 => grouped,
-        k => format!("{grouped},{k:02}"),
-    }
-}
 
 #[derive(Template)]
 #[template(path = "m/login.html")]

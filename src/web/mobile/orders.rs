@@ -11,7 +11,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use super::{Bar, MasterPage, MobileError, act, address, local, page, rubles, slot, zone};
+use super::{Bar, MasterPage, MobileError, act, address, local, page, slot, zone};
 use crate::api::files::{Parts, UploadForm};
 use crate::api::master_side::CLOSE_BODY_LIMIT;
 use crate::app::AppState;
@@ -20,7 +20,7 @@ use crate::domain::{OrderId, OrderStatus, OrderType};
 use crate::error::{Error, invalid};
 use crate::master_views::{self, MyOrder};
 use crate::uploads;
-use crate::web::{CsrfForm, Tr, done, render, render_with};
+use crate::web::{CsrfForm, Tr, done, render, render_with, rubles};
 use crate::work;
 
 pub fn routes() -> Router<AppState> {
