@@ -10,14 +10,17 @@ use std::sync::{Arc, Condvar, Mutex};
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
-/// One write waiting for its batch: runs itself and keeps its result; `true` when it succeeded.
-type Unit = Box<dyn FnOnce(&Transaction<'_>) -> bool + Send>;
-/// Tells a write whose batch failed to commit why.
-type Failure = Box<dyn FnOnce(&rusqlite::Error) + Send>;
+/// One write waiting for its batch. `run` does the write and keeps its result aside; `true` when it
+/// succeeded. `settle` hands the kept result to the caller once the batch's fate is known: as it is after a
+/// `COMMIT` that returned, replaced by the failure when the batch did not commit (or the write never ran).
+struct Unit {
+    run: Box<dyn FnOnce(&Transaction<'_>) -> bool + Send>,
+    settle: Box<dyn FnOnce(Option<&rusqlite::Error>) + Send>,
+}
 
 #[derive(Default)]
 struct Queue {
-    pending: Vec<(Unit, Failure)>,
+    pending: Vec<Unit>,
     /// Whether a leader is running a batch now.
     leading: bool,
 }
@@ -32,6 +35,10 @@ pub(super) struct Group {
 
 type Slot<T, E> = Arc<Mutex<Option<Result<T, E>>>>;
 
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 impl Group {
     /// Runs `f` in the next batch on `writer` and returns its result once the batch is committed.
     pub(super) fn write<T, E>(&self, writer: &Mutex<Connection>, f: impl FnOnce(&Transaction<'_>) -> Result<T, E> + Send + 'static) -> Result<T, E>
@@ -39,22 +46,30 @@ impl Group {
         T: Send + 'static,
         E: From<rusqlite::Error> + Send + 'static,
     {
+        // `kept` holds the write's result while its batch runs; only `settle` moves it into `slot`, the one
+        // place the caller looks, so no caller (woken early or spuriously) sees a result before `COMMIT`.
         let slot: Slot<T, E> = Arc::default();
-        let (mine, theirs) = (Arc::clone(&slot), Arc::clone(&slot));
-        let unit: Unit = Box::new(move |tx| {
+        let kept: Slot<T, E> = Arc::default();
+        let (kept_by_run, published) = (Arc::clone(&kept), Arc::clone(&slot));
+        let run = Box::new(move |tx: &Transaction<'_>| {
             let result = catch_unwind(AssertUnwindSafe(|| f(tx)))
                 .unwrap_or_else(|_| Err(E::from(failure("the write panicked; it was rolled back"))));
             let ok = result.is_ok();
-            *mine.lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
+            *lock(&kept_by_run) = Some(result);
             ok
         });
-        let fail: Failure = Box::new(move |error| {
-            *theirs.lock().unwrap_or_else(|p| p.into_inner()) = Some(Err(E::from(copy(error))));
+        let settle = Box::new(move |error: Option<&rusqlite::Error>| {
+            let result = match (error, lock(&kept).take()) {
+                (None, Some(result)) => result,
+                (Some(error), _) => Err(E::from(copy(error))),
+                (None, None) => Err(E::from(failure("the write was not run"))),
+            };
+            *lock(&published) = Some(result);
         });
-        let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-        queue.pending.push((unit, fail));
+        let mut queue = lock(&self.queue);
+        queue.pending.push(Unit { run, settle });
         loop {
-            if let Some(result) = slot.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            if let Some(result) = lock(&slot).take() {
                 return result;
             }
             if !queue.leading {
@@ -62,7 +77,7 @@ impl Group {
                 let batch = std::mem::take(&mut queue.pending);
                 drop(queue);
                 commit(writer, batch);
-                queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+                queue = lock(&self.queue);
                 queue.leading = false;
                 self.batch_ended.notify_all();
                 continue;
@@ -72,32 +87,30 @@ impl Group {
     }
 }
 
-/// Runs a batch in one transaction, each write under its own savepoint.
-fn commit(writer: &Mutex<Connection>, batch: Vec<(Unit, Failure)>) {
-    let mut conn = writer.lock().unwrap_or_else(|p| p.into_inner());
-    let (units, failures): (Vec<Unit>, Vec<Failure>) = batch.into_iter().unzip();
+/// Runs a batch in one transaction, each write under its own savepoint, then settles every write: with its
+/// own result when `COMMIT` returned, with the failure otherwise.
+fn commit(writer: &Mutex<Connection>, batch: Vec<Unit>) {
+    let mut conn = lock(writer);
+    let (runs, settles): (Vec<_>, Vec<_>) = batch.into_iter().map(|u| (u.run, u.settle)).unzip();
     let outcome = (|| {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        if let [_] = units.as_slice() {
+        if let [_] = runs.as_slice() {
             // Alone in its batch: exactly `Db::write`, no savepoint.
-            let unit = units.into_iter().next().expect("one unit");
-            return if unit(&tx) { tx.commit() } else { tx.rollback() };
+            let run = runs.into_iter().next().expect("one write");
+            return if run(&tx) { tx.commit() } else { tx.rollback() };
         }
-        for unit in units {
+        for run in runs {
             tx.prepare_cached("SAVEPOINT grouped_write")?.execute([])?;
-            let ok = unit(&tx);
-            if !ok {
+            if !run(&tx) {
                 tx.prepare_cached("ROLLBACK TO grouped_write")?.execute([])?;
             }
             tx.prepare_cached("RELEASE grouped_write")?.execute([])?;
         }
         tx.commit()
     })();
-    if let Err(error) = outcome {
-        // Nothing of the batch was committed: every write in it, run or not, fails with the reason.
-        for fail in failures {
-            fail(&error);
-        }
+    drop(conn);
+    for settle in settles {
+        settle(outcome.as_ref().err());
     }
 }
 
@@ -115,8 +128,10 @@ fn failure(message: &str) -> rusqlite::Error {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Barrier;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Barrier, Mutex};
 
+    use super::lock;
     use crate::db::{Db, Durability};
 
     fn db() -> (tempfile::TempDir, Db) {
@@ -163,6 +178,60 @@ mod tests {
         let stored = claims(&db);
         assert_eq!(stored.len(), 20);
         assert!(stored.iter().all(|(id, owner)| owner % 20 == *id), "each row belongs to one of its two claimants");
+    }
+
+    /// Holds each `COMMIT` of the writer until the test lets it go; `fail` makes it a rollback instead.
+    fn hold_commits(db: &Db) -> (std::sync::mpsc::Receiver<()>, std::sync::mpsc::Sender<bool>) {
+        let (entered, entered_rx) = std::sync::mpsc::channel();
+        let (release, release_rx) = std::sync::mpsc::channel::<bool>();
+        let release_rx = Mutex::new(release_rx);
+        let _ = lock(&db.writer).commit_hook(Some(move || {
+            entered.send(()).unwrap();
+            // true turns the commit into a rollback: the batch fails to commit.
+            lock(&release_rx).recv().unwrap()
+        }));
+        (entered_rx, release)
+    }
+
+    /// A write waiting in a batch whose `COMMIT` has not returned sees nothing, however often it is woken;
+    /// when that `COMMIT` fails, every write of the batch fails and nothing of it is stored.
+    #[test]
+    fn no_caller_sees_its_result_before_the_commit_and_a_failed_commit_fails_the_whole_batch() {
+        let (_dir, db) = db();
+        let (entered, release) = hold_commits(&db);
+        let returned = AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            let write = |id: i64| {
+                let (db, returned) = (db.clone(), &returned);
+                s.spawn(move || {
+                    let result = db.write_grouped(move |tx| tx.execute("INSERT INTO claims (id, owner) VALUES (?1, ?1)", [id]));
+                    returned.fetch_add(1, Ordering::SeqCst);
+                    result.is_ok()
+                })
+            };
+            // Batch 1: one write, held in its COMMIT while two more queue behind it.
+            let first = write(1);
+            entered.recv().unwrap();
+            let (second, third) = (write(2), write(3));
+            while lock(&db.group.queue).pending.len() < 2 {
+                std::thread::yield_now();
+            }
+            release.send(false).unwrap();
+            assert!(first.join().unwrap(), "the first batch commits");
+            // Batch 2: both queued writes, run and held in their COMMIT.
+            entered.recv().unwrap();
+            for _ in 0..200 {
+                // Spurious and stale wake-ups, as a condition variable may deliver at any time.
+                db.group.batch_ended.notify_all();
+                std::thread::sleep(std::time::Duration::from_micros(200));
+            }
+            let returned_early = returned.load(Ordering::SeqCst) - 1;
+            release.send(true).unwrap();
+            let succeeded = [second, third].map(|t| t.join().unwrap());
+            assert_eq!(returned_early, 0, "no write of a batch returns before its COMMIT");
+            assert_eq!(succeeded, [false, false], "a batch that failed to commit fails every write in it");
+        });
+        assert_eq!(claims(&db), vec![(1, 1)], "nothing of the failed batch is stored");
     }
 
     #[test]
