@@ -47,7 +47,7 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
-    /// Write a consistent copy of the live database to PATH (SQLite online backup).
+    /// Write a consistent, checked copy of the live database to PATH, also while the server writes.
     Backup {
         /// Where to write the copy (must not exist).
         path: PathBuf,

@@ -99,6 +99,51 @@ fn backup_writes_a_sound_copy_and_refuses_to_overwrite() {
     assert!(!install.run(&["backup", target.to_str().unwrap()]).status.success());
 }
 
+/// The server keeps writing (here: orders created back to back from another process, as fast as the
+/// writer takes them) while `backup` runs: it still finishes, and the copy is sound and a prefix of the
+/// live data.
+#[test]
+fn backup_finishes_under_a_sustained_write_load_with_a_sound_prefix_of_the_data() {
+    let install = Install::new();
+    assert!(install.run(&["demo"]).status.success());
+    let db = fieldservice::db::Db::open(&install.db(), fieldservice::db::Durability::Normal).unwrap();
+    // A few MiB, many more pages than the online backup API copied per step before it started over.
+    let fill = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
+                INSERT INTO login_attempts (login, ip, succeeded, created_at) SELECT 'old', printf('%.200c', 'x'), 0, i FROM n";
+    db.write(|tx| tx.execute(fill, [])).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (db, stop) = (db.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut written = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                db.write(|tx| tx.execute("INSERT INTO login_attempts (login, ip, succeeded, created_at) VALUES ('load', '127.0.0.1', 0, 0)", [])).unwrap();
+                written += 1;
+            }
+            written
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let target = install.dir.path().join("copy.db");
+    let started = Instant::now();
+    let out = install.run(&["backup", target.to_str().unwrap()]);
+    let took = started.elapsed();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let written = writer.join().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(took < Duration::from_secs(30), "the backup took {took:?}");
+    let copy = rusqlite::Connection::open(&target).unwrap();
+    assert!(fieldservice::check::run(&copy).unwrap().is_empty());
+    let ids = |conn: &rusqlite::Connection| -> Vec<i64> {
+        conn.prepare("SELECT id FROM login_attempts WHERE login = 'load' ORDER BY id").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+    };
+    let (copied, live) = (ids(&copy), db.read(|c| Ok::<_, fieldservice::db::DbError>(ids(c))).unwrap());
+    assert!(!copied.is_empty() && copied.len() < live.len(), "copied {} of {} rows ({written} written)", copied.len(), live.len());
+    assert_eq!(copied, live[..copied.len()], "the copy is a prefix of the live data");
+    let leftovers: Vec<_> = std::fs::read_dir(install.dir.path()).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().contains("partial")).collect();
+    assert!(leftovers.is_empty(), "no temporary copy is left behind");
+}
+
 #[test]
 fn check_reports_a_broken_invariant_with_a_failing_exit() {
     let install = Install::new();

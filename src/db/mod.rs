@@ -50,6 +50,9 @@ pub enum DbError {
          run the newer fieldservice or restore a backup. Nothing was changed."
     )]
     NewerSchema { path: PathBuf, found: i64, supported: i64 },
+    /// A backup could not be written or did not check out.
+    #[error("backup failed: {0}")]
+    Backup(String),
     /// The file or its directory could not be created.
     #[error("cannot create {path}: {source}")]
     Create { path: PathBuf, source: std::io::Error },
@@ -177,13 +180,36 @@ impl Db {
         tokio::task::spawn_blocking(move || db.read(f)).await.expect("database task panicked")
     }
 
-    /// Copies the live database to `target` through SQLite's online backup API.
+    /// Writes a consistent copy of the live database to `target` (which must not exist), whatever the
+    /// write load: `VACUUM INTO` copies one snapshot inside a single read transaction (WAL lets writers go
+    /// on), where the online backup API restarts whenever a writer commits between its steps and may never
+    /// finish. The copy is written under a temporary name and renamed only once `integrity_check` passed, so
+    /// a failed or interrupted backup never leaves a file that looks like one.
     pub fn backup(&self, target: &Path) -> Result<(), DbError> {
-        let conn = self.pool.get()?;
-        let mut out = Connection::open(target)?;
-        let backup = rusqlite::backup::Backup::new(&conn, &mut out)?;
-        backup.run_to_completion(256, Duration::from_millis(5), None)?;
-        Ok(())
+        let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let partial = target.with_file_name(format!(".{name}.partial-{}", std::process::id()));
+        let _ = std::fs::remove_file(&partial);
+        let written = (|| -> Result<(), DbError> {
+            // Its own connection: the pooled ones are query-only, which refuses `VACUUM INTO`.
+            let conn = Connection::open(&self.path)?;
+            conn.busy_timeout(Duration::from_secs(10))?;
+            let partial_text = partial.to_str().ok_or_else(|| DbError::Backup(format!("{} is not UTF-8", partial.display())))?;
+            conn.execute("VACUUM INTO ?1", [partial_text])?;
+            let copy = Connection::open_with_flags(&partial, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+            let verdict: String = copy.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+            if verdict != "ok" {
+                return Err(DbError::Backup(format!("the copy failed its integrity check: {verdict}")));
+            }
+            drop(copy);
+            if target.exists() {
+                return Err(DbError::Backup(format!("{} already exists; choose a new file", target.display())));
+            }
+            std::fs::rename(&partial, target).map_err(|e| DbError::Backup(format!("cannot rename the copy to {}: {e}", target.display())))
+        })();
+        if written.is_err() {
+            let _ = std::fs::remove_file(&partial);
+        }
+        written
     }
 }
 
