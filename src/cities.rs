@@ -49,6 +49,11 @@ pub fn timezone(conn: &Connection, city: CityId) -> rusqlite::Result<Option<Tz>>
     Ok(name.map(|name| parse_zone(&name)))
 }
 
+/// Whether the city is divided into districts: only then can an order be "no district" (decisions D-20).
+pub fn has_districts(conn: &Connection, city: CityId) -> rusqlite::Result<bool> {
+    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM districts WHERE city_id = ?1)")?.query_row([city], |r| r.get(0))
+}
+
 /// Parses an IANA zone name; an unknown name falls back to UTC (distribution.md §10.1).
 pub fn parse_zone(name: &str) -> Tz {
     name.parse().unwrap_or(Tz::UTC)

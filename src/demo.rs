@@ -788,7 +788,7 @@ impl<'c> Demo<'c> {
             params![
                 city,
                 district,
-                district.is_none(),
+                district.is_none() && cities::has_districts(self.conn, city)?,
                 street,
                 seed.house,
                 seed.apartment,

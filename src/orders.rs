@@ -244,8 +244,13 @@ pub fn wake(conn: &Connection, now: DateTime<Utc>, order: &Order, reason: &str, 
 pub struct NewOrder {
     /// City.
     pub city_id: CityId,
-    /// District; none marks the order "address incomplete" (manual assignment only).
+    /// District. Without one, an order in a city that has districts is "no district" (manual assignment
+    /// only); in a city without districts it searches the whole city (decisions D-20).
     pub district_id: Option<DistrictId>,
+    /// Set by the order forms when their district select was left unset (not "no district"): refused
+    /// where the city has districts, so "no district" is always a choice, never a default.
+    #[serde(skip)]
+    pub district_required: bool,
     /// A known street.
     pub street_id: Option<i64>,
     /// A street typed by hand, 2–250 characters.
@@ -323,6 +328,10 @@ pub fn create(conn: &Connection, now: DateTime<Utc>, staff: &Staff, input: &NewO
         if !ok {
             return Err(invalid("district_id", "unknown"));
         }
+    }
+    let no_district = input.district_id.is_none() && cities::has_districts(conn, input.city_id)?;
+    if no_district && input.district_required {
+        return Err(invalid("district_id", "required"));
     }
     if let Some(street) = input.street_id {
         let ok: bool = conn.query_row(
@@ -409,7 +418,7 @@ pub fn create(conn: &Connection, now: DateTime<Utc>, staff: &Staff, input: &NewO
         params![
             input.city_id,
             input.district_id,
-            input.district_id.is_none(),
+            no_district,
             input.street_id,
             house,
             apartment,
@@ -617,8 +626,8 @@ pub fn create_guarantee(conn: &Connection, now: DateTime<Utc>, staff: &Staff, so
         "INSERT INTO orders (city_id, district_id, no_district, street_id, house, apartment, address_comment, lat, lon,
              client_name, client_phone, category, description, status, type, deferred_until, preferred_master_id,
              company_payment_kop, guarantee_source_order_id, created_by_staff_id, dist_since_at, created_at, updated_at)
-         SELECT city_id, district_id, no_district, street_id, house, apartment, address_comment, lat, lon,
-             client_name, client_phone, category,
+         SELECT city_id, district_id, no_district AND EXISTS (SELECT 1 FROM districts d WHERE d.city_id = orders.city_id),
+             street_id, house, apartment, address_comment, lat, lon, client_name, client_phone, category,
              CASE WHEN description LIKE ?2 || '%' THEN description ELSE ?2 || char(10) || description END,
              ?3, 'GUARANTEE', ?4, ?5, ?6, id, ?7, ?8, ?8, ?8
          FROM orders WHERE id = ?1",

@@ -7,6 +7,8 @@
   if (!form) return;
   var city = document.getElementById('city_id');
   var district = document.getElementById('district_id');
+  var districtBox = document.getElementById('district-box');
+  var citywide = document.getElementById('citywide-note');
   var slot = document.getElementById('slot');
   var notice = document.getElementById('hours-notice');
   var zone = document.getElementById('city-zone');
@@ -14,7 +16,6 @@
   var street = document.getElementById('street');
   var streetId = document.getElementById('street_id');
   var list = document.getElementById('street-suggestions');
-  var quick = !!form.querySelector('input[name="quick"]');
   if (chooseCity) chooseCity.hidden = true;
 
   function option(value, text) {
@@ -33,8 +34,13 @@
 
   city.addEventListener('change', function () {
     getJson('/orders/new/options?city_id=' + encodeURIComponent(city.value)).then(function (data) {
-      district.replaceChildren(option('', quick ? district.dataset.choose : district.dataset.none));
+      // A city without districts searches city-wide: no district to choose (decisions D-20).
+      district.replaceChildren(option('', district.dataset.choose));
       data.districts.forEach(function (d) { district.appendChild(option(d.id, d.name)); });
+      if (district.dataset.none) district.appendChild(option('none', district.dataset.none));
+      district.required = data.districts.length > 0;
+      districtBox.hidden = data.districts.length === 0;
+      citywide.hidden = data.districts.length > 0;
       slot.replaceChildren();
       data.slots.forEach(function (s) { slot.appendChild(option(s.id, s.name)); });
       notice.textContent = data.notice || '';

@@ -304,6 +304,8 @@ fn an_offer_from_the_tick_clears_a_no_candidate_escalation() {
 fn two_ticks_at_once_notify_once() {
     let w = World::new();
     let msk = w.moscow();
+    // "No district" exists only where the city has districts (decisions D-20).
+    w.district(msk, "Центральный");
     w.staff(StaffRole::Logist, &[msk]);
     let options = TickOptions { seed: 42, max_orders: 100 };
     for i in 0..10 {
@@ -597,6 +599,8 @@ fn staff_auto_button_on_a_deferred_order_needs_confirmation() {
 fn staff_auto_button_on_an_order_without_district_escalates_to_the_logist() {
     let w = World::new();
     let msk = w.moscow();
+    // "No district" exists only where the city has districts (decisions D-20).
+    w.district(msk, "Центральный");
     w.staff(StaffRole::Logist, &[msk]);
     let o = w.order_without_district(t0(), msk);
     let outcome = w.write(|tx| engine::auto_distribute_now(tx, t0(), &w.admin, o, false, 7)).unwrap();
@@ -746,6 +750,8 @@ fn orders_that_can_only_wait_never_crowd_out_an_order_that_can_move() {
 fn a_waiting_escalated_order_still_reaches_the_admins_after_the_delay() {
     let w = World::new();
     let msk = w.moscow();
+    // "No district" exists only where the city has districts (decisions D-20).
+    w.district(msk, "Центральный");
     let admin = w.staff(StaffRole::CityAdmin, &[msk]);
     let o = w.order_without_district(t0(), msk);
     w.tick(t0());

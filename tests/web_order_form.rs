@@ -362,3 +362,43 @@ async fn the_form_speaks_english() {
     let refused = logist.post("/orders/new", &pairs(&fields)).await;
     assert!(refused.has("Client phone: format +7XXXXXXXXXX or 8XXXXXXXXXX"), "{}", refused.html);
 }
+
+/// Decisions D-20: where the city has districts the district is a required choice and "no district" is
+/// one of its options, never the default; a city without districts has no district to choose and its
+/// orders search the whole city.
+#[tokio::test]
+async fn no_district_is_a_choice_where_the_city_has_districts_and_absent_where_it_has_none() {
+    let app = WebApp::start(t0()).await;
+    let mut admin = app.staff("admin").await;
+    let form = admin.get(&format!("/orders/new?city_id={}", moscow(&app))).await;
+    assert!(form.has("<option value=\"\">Выберите район</option>") && form.has("<option value=\"none\">Без района"), "{}", form.html);
+    assert!(form.has("name=\"district_id\" required") && !form.has("value=\"none\" selected"));
+    let before = orders(&app);
+    let mut fields = full(&moscow(&app), "");
+    let unset = admin.post("/orders/new", &pairs(&fields)).await;
+    assert_eq!(unset.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(unset.has("id=\"district_id-error\""), "{}", unset.html);
+    assert_eq!(orders(&app), before, "nothing created");
+    set(&mut fields, "district_id", "none");
+    let (chosen, _) = created(made(&mut admin, &pairs(&fields)).await.as_deref());
+    assert_eq!(count(&app, &format!("SELECT no_district FROM orders WHERE id = {chosen}")), 1);
+
+    let kaliningrad = id_of(&app, "SELECT id FROM cities WHERE name = 'Калининград'").to_string();
+    let page = admin.get(&format!("/orders/new?city_id={kaliningrad}")).await;
+    assert!(page.has("id=\"district-box\" hidden") && page.has("по всему городу"), "{}", page.html);
+    let mut fields = full(&kaliningrad, "");
+    set(&mut fields, "street", "Ленинский проспект");
+    fields.push(("street_manual", "1".into()));
+    let (citywide, _) = created(made(&mut admin, &pairs(&fields)).await.as_deref());
+    assert_eq!(count(&app, &format!("SELECT no_district FROM orders WHERE id = {citywide}")), 0);
+    let quick = [("quick", "1"), ("city_id", kaliningrad.as_str()), ("district_id", ""), ("client_phone", "9991234567"), ("category", "WINDOWS"), ("slot", "ASAP")];
+    let (quick, _) = created(made(&mut admin, &quick).await.as_deref());
+    assert_eq!(count(&app, &format!("SELECT no_district FROM orders WHERE id = {quick}")), 0);
+}
+
+/// Posts the new-order form and returns where the answer leads (the new card), showing the page if not.
+async fn made(browser: &mut common::web::Browser, fields: &[(&str, &str)]) -> Option<String> {
+    let page = browser.post("/orders/new", fields).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.html);
+    page.location
+}

@@ -19,7 +19,7 @@ use crate::cities;
 mod group;
 
 /// The schema, one entry per version: entry `n - 1` upgrades a file from version `n - 1` to `n`.
-const MIGRATIONS: &[&str] = &[include_str!("../../schema.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("../../schema.sql"), include_str!("migrations/0002_citywide_orders.sql")];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

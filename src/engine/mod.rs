@@ -352,86 +352,138 @@ struct Selection {
     need: Need,
 }
 
-/// Selects and ranks candidates (distribution.md §5.5 step 11, §6, decisions D-4, D-7): the order's
-/// district first, then — when nobody fits there and the setting allows — the whole city. For a guarantee
-/// order the preferred master goes first when he passes every filter; when he does not, the reasons are
-/// logged and the others are ranked as usual.
-fn select<R: rand::Rng>(conn: &Connection, order: &Order, step: &mut Step<'_, R>) -> Result<Selection> {
+/// What a guarantee order's preferred master came to in [`select`], for the engine log.
+enum Preferred {
+    /// Not a guarantee order, or no preferred master.
+    None,
+    /// He passes every filter and gets the offer first.
+    First(MasterId),
+    /// He does not; the others are ranked as usual.
+    Skipped(MasterId, Vec<String>),
+}
+
+impl Preferred {
+    fn log(&self, conn: &Connection, report: &mut TickReport, now: DateTime<Utc>, order: OrderId) -> rusqlite::Result<()> {
+        match self {
+            Preferred::None => Ok(()),
+            Preferred::First(master) => report.log(conn, now, order, "preferred_master_first", json!({"master_id": master})),
+            Preferred::Skipped(master, reasons) => {
+                report.log(conn, now, order, "preferred_master_skipped", json!({"master_id": master, "reasons": reasons}))
+            }
+        }
+    }
+}
+
+/// Selects and ranks candidates from the city's `pool` (distribution.md §5.5 step 11, §6, decisions D-4,
+/// D-7, D-20): the order's district first, then — when nobody fits there and the setting allows — the whole
+/// city; an order without a district searches the whole city. For a guarantee order the preferred master
+/// goes first when he passes every filter; when he does not, the others are ranked as usual.
+fn select(
+    conn: &Connection,
+    order: &Order,
+    now: DateTime<Utc>,
+    settings: &Settings,
+    pool: &[MasterSnapshot],
+    rng: &mut impl rand::Rng,
+) -> Result<(Selection, Preferred)> {
     let excluded = candidates::excluded(conn, order.id, order.dist_cycle)?;
     let need = Need { city_id: order.city_id, district_id: order.district_id, category: order.category, excluded };
-    let preferred = order.preferred_master_id.filter(|_| order.is_guarantee());
-    if let Some(preferred) = preferred {
-        let snapshot = candidates::master(conn, preferred, step.now, step.settings)?;
+    let mut preferred = Preferred::None;
+    if let Some(id) = order.preferred_master_id.filter(|_| order.is_guarantee()) {
+        let snapshot = candidates::master(conn, id, now, settings)?;
         let reasons: Vec<String> = match &snapshot {
-            Some(master) => candidates::diagnose(master, &need, step.now).iter().map(candidates::Skip::code).collect(),
+            Some(master) => candidates::diagnose(master, &need, now).iter().map(candidates::Skip::code).collect(),
             None => vec!["not_found".to_string()],
         };
         if let (Some(master), true) = (&snapshot, reasons.is_empty()) {
-            step.report.log(conn, step.now, order.id, "preferred_master_first", json!({"master_id": preferred}))?;
-            return Ok(Selection { ranked: candidates::rank([master], step.rng), citywide: false, need });
+            return Ok((Selection { ranked: candidates::rank([master], rng), citywide: false, need }, Preferred::First(id)));
         }
-        step.report.log(conn, step.now, order.id, "preferred_master_skipped", json!({"master_id": preferred, "reasons": reasons}))?;
+        preferred = Preferred::Skipped(id, reasons);
     }
-    let pool = step.pools.city(conn, order.city_id, step.now, step.settings)?;
-    let now = step.now;
     let in_district: Vec<&MasterSnapshot> = pool.iter().filter(|m| candidates::diagnose(m, &need, now).is_empty()).collect();
-    if !in_district.is_empty() || order.district_id.is_none() || !step.settings.citywide_fallback {
-        let ranked = candidates::rank(in_district, step.rng);
-        return Ok(Selection { ranked, citywide: order.district_id.is_none(), need });
+    if !in_district.is_empty() || order.district_id.is_none() || !settings.citywide_fallback {
+        let ranked = candidates::rank(in_district, rng);
+        return Ok((Selection { ranked, citywide: order.district_id.is_none(), need }, preferred));
     }
     let citywide = Need { district_id: None, ..need };
     let anywhere: Vec<&MasterSnapshot> = pool.iter().filter(|m| candidates::diagnose(m, &citywide, now).is_empty()).collect();
-    let ranked = candidates::rank(anywhere, step.rng);
-    Ok(Selection { ranked, citywide: true, need: citywide })
+    let ranked = candidates::rank(anywhere, rng);
+    Ok((Selection { ranked, citywide: true, need: citywide }, preferred))
 }
 
-/// Decides one order for this tick (distribution.md §5.5 with decisions D-4, D-7, D-15).
-fn decide<R: rand::Rng>(conn: &Connection, id: OrderId, step: &mut Step<'_, R>) -> Result<()> {
-    let now = step.now;
-    let Some(order) = orders::load(conn, id)? else { return Ok(()) };
-    // The ids were fetched before this transaction: an accept, an assignment or a cancel may have
-    // committed in between, and such an order is no longer ours to offer.
+/// What a tick does with an unassigned order before it looks for a master (distribution.md §5.5 steps
+/// 1–8). The tick, and the manual candidate list's "auto would pick", both go by it.
+enum Gate {
+    /// Not the engine's to offer (assigned, deferred, final).
+    Closed,
+    /// A live offer is out: wait for the answer.
+    OfferOut,
+    /// People must act; escalate (or stay escalated) with this reason.
+    Escalate(&'static str),
+    /// Look for a master for `round + 1`; nobody has had an offer since `idle_since`.
+    Search { round: i64, idle_since: DateTime<Utc> },
+}
+
+fn gate(conn: &Connection, now: DateTime<Utc>, order: &Order, settings: &Settings) -> Result<Gate> {
     let distributable = match order.status {
         OrderStatus::Searching | OrderStatus::Guarantee => true,
-        OrderStatus::Deferred => offers::of_order(conn, id)?.iter().any(|o| o.is_live(now)),
+        OrderStatus::Deferred => offers::of_order(conn, order.id)?.iter().any(|o| o.is_live(now)),
         _ => false,
     };
     if order.assigned_master_id.is_some() || !distributable {
-        return Ok(());
+        return Ok(Gate::Closed);
     }
-    // 1. Admin escalation was tended for every escalated order before the fetch (`tend_waiting`).
+    // 1. Admin escalation is tended for every escalated order before the fetch (`tend_waiting`).
     // 2. "Address incomplete": people must place it.
     if order.no_district {
-        return Ok(step.report.escalate_logist(conn, step.now, &order, "no_district")?);
+        return Ok(Gate::Escalate("no_district"));
     }
     // 5. A live offer is out: wait for the master's answer.
-    let all_offers = offers::of_order(conn, id)?;
+    let all_offers = offers::of_order(conn, order.id)?;
     if all_offers.iter().any(|o| o.is_live(now)) {
-        return Ok(step.report.deescalate(conn, step.now, &order)?);
+        return Ok(Gate::OfferOut);
     }
     let cycle_offers: Vec<&Offer> = all_offers.iter().filter(|o| o.dist_cycle == order.dist_cycle).collect();
     // 6. The current round.
     let round = cycle_offers.iter().map(|o| o.round_number).max().unwrap_or(0);
     // 7. Once escalated in this cycle, a lapsed or declined offer goes straight back to people.
     if round > 0 && (order.escalated_logist_at.is_some() || order.dist_escalated_in_cycle) {
-        return Ok(step.report.escalate_logist(conn, step.now, &order, "prev_offers_expired")?);
+        return Ok(Gate::Escalate("prev_offers_expired"));
     }
     // 8. Rounds exhausted.
-    if round >= step.settings.distribution_rounds {
-        return Ok(step.report.escalate_logist(conn, step.now, &order, "rounds_exhausted")?);
+    if round >= settings.distribution_rounds {
+        return Ok(Gate::Escalate("rounds_exhausted"));
     }
+    let idle_since = cycle_offers.iter().filter_map(|o| o.responded_at).max().unwrap_or(order.dist_since_at).max(order.dist_since_at);
+    Ok(Gate::Search { round, idle_since })
+}
+
+/// Decides one order for this tick (distribution.md §5.5 with decisions D-4, D-7, D-15).
+fn decide<R: rand::Rng>(conn: &Connection, id: OrderId, step: &mut Step<'_, R>) -> Result<()> {
+    let now = step.now;
+    // The ids were fetched before this transaction: an accept, an assignment or a cancel may have
+    // committed in between, and such an order is no longer ours to offer.
+    let Some(order) = orders::load(conn, id)? else { return Ok(()) };
+    let (round, idle_since) = match gate(conn, now, &order, step.settings)? {
+        Gate::Closed => return Ok(()),
+        Gate::OfferOut => return Ok(step.report.deescalate(conn, now, &order)?),
+        Gate::Escalate(reason) => return Ok(step.report.escalate_logist(conn, now, &order, reason)?),
+        Gate::Search { round, idle_since } => (round, idle_since),
+    };
     // 11. Candidates. The pools may predate an accept or a staff action: re-check the chosen one fresh.
-    let mut selection = select(conn, &order, step)?;
+    let pool = step.pools.city(conn, order.city_id, now, step.settings)?;
+    let (mut selection, mut preferred) = select(conn, &order, now, step.settings, pool, step.rng)?;
     if let Some(first) = selection.ranked.first() {
         let fresh = candidates::master(conn, first.master_id, now, step.settings)?;
         if !fresh.is_some_and(|m| candidates::diagnose(&m, &selection.need, now).is_empty()) {
             step.pools.forget(order.city_id);
-            selection = select(conn, &order, step)?;
+            let pool = step.pools.city(conn, order.city_id, now, step.settings)?;
+            (selection, preferred) = select(conn, &order, now, step.settings, pool, step.rng)?;
         }
     }
+    preferred.log(conn, step.report, now, id)?;
     let Some(first) = selection.ranked.first() else {
         // 12. Nobody now: keep trying every tick; escalate after the grace without an offer (decisions D-15).
-        let idle_since = cycle_offers.iter().filter_map(|o| o.responded_at).max().unwrap_or(order.dist_since_at).max(order.dist_since_at);
         let idle = now - idle_since;
         if idle >= Duration::seconds(step.settings.no_candidates_grace_seconds) {
             return Ok(step.report.escalate_logist(conn, step.now, &order, "no_candidates")?);
@@ -495,7 +547,7 @@ pub fn auto_distribute_now(conn: &Connection, now: DateTime<Utc>, staff: &Staff,
     let mut report = TickReport::default();
     let mut rng = StdRng::seed_from_u64(seed);
     let mut pools = Pools::default();
-    let mut step = Step { settings: &settings, now, rng: &mut rng, pools: &mut pools, report: &mut report };
+    let step = Step { settings: &settings, now, rng: &mut rng, pools: &mut pools, report: &mut report };
     if order.no_district {
         step.report.escalate_logist(conn, step.now, &order, "no_district")?;
         return Ok(AutoOutcome::NoDistrict);
@@ -507,7 +559,9 @@ pub fn auto_distribute_now(conn: &Connection, now: DateTime<Utc>, staff: &Staff,
     if offers::of_order(conn, id)?.iter().any(|o| o.is_live(now)) {
         return Err(Error::OfferConflict);
     }
-    let selection = select(conn, &order, &mut step)?;
+    let pool = step.pools.city(conn, order.city_id, now, step.settings)?;
+    let (selection, preferred) = select(conn, &order, now, step.settings, pool, step.rng)?;
+    preferred.log(conn, step.report, now, id)?;
     let Some(first) = selection.ranked.first() else {
         step.report.escalate_logist(conn, step.now, &order, "no_candidates")?;
         return Ok(AutoOutcome::NoCandidates);
@@ -544,14 +598,24 @@ pub struct ManualCandidate {
 }
 
 /// Every verified, active, non-deleted, non-blocked master of the order's city with the category skill
-/// (and the district, if any), available ones first (decisions D-16).
+/// (and the district, if any), available ones first (decisions D-16). `auto_eligible` comes from the
+/// tick's own gate and selection, so it marks exactly the masters a tick now would choose from, in the
+/// tick's ranking order (its random tie-break drawn from the order's id).
 pub fn manual_candidates(conn: &Connection, now: DateTime<Utc>, staff: &Staff, id: OrderId) -> Result<Vec<ManualCandidate>> {
     let order = orders::load_for_staff(conn, staff, id)?;
     let settings = Settings::load(conn)?;
+    let pool = candidates::city_pool(conn, order.city_id, now, &settings)?;
+    let auto_ranked: Vec<MasterId> = match gate(conn, now, &order, &settings)? {
+        Gate::Search { .. } => {
+            let mut rng = StdRng::seed_from_u64(order.id as u64);
+            select(conn, &order, now, &settings, &pool, &mut rng)?.0.ranked.iter().map(|r| r.master_id).collect()
+        }
+        Gate::Closed | Gate::OfferOut | Gate::Escalate(_) => Vec::new(),
+    };
     let excluded = candidates::excluded(conn, order.id, order.dist_cycle)?;
     let need = Need { city_id: order.city_id, district_id: order.district_id, category: order.category, excluded };
     let mut list = Vec::new();
-    for master in candidates::city_pool(conn, order.city_id, now, &settings)? {
+    for master in pool {
         let reasons = candidates::diagnose(&master, &need, now);
         let fits = reasons.iter().all(|r| r.is_availability() || *r == candidates::Skip::AlreadyOffered);
         if !fits {
@@ -568,9 +632,10 @@ pub fn manual_candidates(conn: &Connection, now: DateTime<Utc>, staff: &Staff, i
             active_orders: master.active_orders,
             limit: master.limit,
             unavailable: reasons.iter().filter(|r| r.is_availability()).map(candidates::Skip::code).collect(),
-            auto_eligible: reasons.is_empty(),
+            auto_eligible: auto_ranked.contains(&master.id),
         });
     }
-    list.sort_by(|a, b| (!a.unavailable.is_empty(), &a.full_name).cmp(&(!b.unavailable.is_empty(), &b.full_name)));
+    let rank = |m: &ManualCandidate| auto_ranked.iter().position(|id| *id == m.master_id).unwrap_or(usize::MAX);
+    list.sort_by(|a, b| (rank(a), !a.unavailable.is_empty(), &a.full_name).cmp(&(rank(b), !b.unavailable.is_empty(), &b.full_name)));
     Ok(list)
 }

@@ -99,10 +99,12 @@ impl Draft {
     fn new_order(&self, street: &Street, quick_description: impl FnOnce(Category) -> String) -> Result<NewOrder, Error> {
         let city_id = self.city().ok_or_else(|| invalid("city_id", "required"))?;
         let optional = |raw: &str| Some(raw.to_string()).filter(|v| !v.trim().is_empty());
-        let district_id = match self.district_id.trim() {
-            "" if self.quick => return Err(invalid("district_id", "required")),
-            "" => None,
-            raw => Some(raw.parse().map_err(|_| invalid("district_id", "unknown"))?),
+        // "none" is the full form's explicit "no district"; an unset select is refused where the city has
+        // districts (decisions D-20), so the choice is never made by default.
+        let (district_id, district_required) = match self.district_id.trim() {
+            "" => (None, true),
+            "none" if !self.quick => (None, false),
+            raw => (Some(raw.parse().map_err(|_| invalid("district_id", "unknown"))?), false),
         };
         // The full form asks the dispatcher to describe the job (§2.3 step 10); the rule also takes orders
         // without one, e.g. the quick form's, which writes its own.
@@ -121,6 +123,7 @@ impl Draft {
         let mut input = NewOrder {
             city_id,
             district_id,
+            district_required,
             street_id,
             street_manual,
             house: optional(&self.house),
