@@ -263,7 +263,9 @@ impl FromRequestParts<AppState> for MasterCaller {
     }
 }
 
-/// A JSON body whose parse errors become a 400 JSON error in the caller's language.
+/// A JSON object body whose parse errors become a 400 JSON error in the caller's language. Every request
+/// body of the API is an object; serde alone would also take an array for a struct (`[]` for one whose
+/// fields all have defaults), which the document does not allow.
 pub struct Body<T>(pub T);
 
 impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
@@ -271,10 +273,11 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
         let lang = lang_of(req.headers(), state.config.language);
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(value)) => Ok(Self(value)),
-            Err(rejection) => Err(ApiError::malformed(lang, rejection_text(&rejection))),
-        }
+        let object = match Json::<serde_json::Map<String, serde_json::Value>>::from_request(req, state).await {
+            Ok(Json(object)) => object,
+            Err(rejection) => return Err(ApiError::malformed(lang, rejection_text(&rejection))),
+        };
+        serde_json::from_value(serde_json::Value::Object(object)).map(Self).map_err(|e| ApiError::malformed(lang, e.to_string()))
     }
 }
 
