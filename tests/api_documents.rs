@@ -220,7 +220,7 @@ async fn a_document_that_is_not_what_it_claims_is_refused_and_leaves_nothing() {
     let mut big = PNG.to_vec();
     big.resize(10 * 1024 * 1024 + 1, 0);
     let refusals = [
-        (Some("selfie"), Some(("selfie.pdf", PDF)), "selfie"),
+        (Some("selfie"), Some(("selfie.pdf", PDF)), "file"),
         (Some("passport"), Some(("passport.jpg", b"just text, not a photo".as_slice())), "file"),
         (Some("passport"), Some(("big.png", big.as_slice())), "file"),
         (Some("passport"), None, "file"),
@@ -235,7 +235,7 @@ async fn a_document_that_is_not_what_it_claims_is_refused_and_leaves_nothing() {
         assert_eq!(app.files(), files, "{kind:?} left a file");
     }
     let (status, body) = app.upload(&master, Some("selfie"), Some(("selfie.pdf", PDF))).await;
-    assert_eq!(body["error"]["message"], "Селфи с паспортом: нужна фотография: JPEG, PNG, WebP или HEIC", "{status}");
+    assert_eq!(body["error"]["message"], "Файл: нужна фотография: JPEG, PNG, WebP или HEIC", "{status}");
 
     // Not a form at all: 400.
     let response = app.request(Method::POST, "/me/documents", &master).json(&json!({"kind": "passport"})).send().await.unwrap();

@@ -256,7 +256,7 @@ async fn invite_register_approve_then_shift_and_breaks() {
     let (status, shift) = app.post("/me/break/start", &master, json!({"minutes": 60})).await;
     assert_eq!((status, shift["status"].as_str(), shift["break_until"].as_str()), (StatusCode::OK, Some("BREAK"), Some("2026-03-10T10:00:00Z")));
     let (status, body) = app.post("/me/break/start", &master, json!({"minutes": 30})).await;
-    assert_eq!((status, field(&body)), (StatusCode::UNPROCESSABLE_ENTITY, "break_minutes"));
+    assert_eq!((status, field(&body)), (StatusCode::UNPROCESSABLE_ENTITY, "minutes"));
     app.clock.advance(Duration::minutes(50));
     let (status, shift) = app.post("/me/break/extend", &master, json!({"minutes": 15})).await;
     assert_eq!((status, shift["break_until"].as_str()), (StatusCode::OK, Some("2026-03-10T10:05:00Z")), "15 minutes from now");

@@ -374,7 +374,7 @@ async fn staff_actions_refuse_with_typed_errors_and_change_nothing() {
     // Cancel needs a reason of 3–200 characters; a refusal changes nothing.
     let before = w.dump();
     let (status, short) = app.post(&dispatcher, &format!("/api/v1/orders/{order}/cancel"), json!({"reason": "ok"})).await;
-    assert_eq!((status, code(&short), short["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid", Some("cancel_reason")));
+    assert_eq!((status, code(&short), short["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid", Some("reason")));
     let (status, _) = app.post(&dispatcher, &format!("/api/v1/orders/{order}/cancel"), json!({"reason": 5})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let Auth::Session { cookie, .. } = &dispatcher else { unreachable!() };

@@ -204,9 +204,9 @@ async fn a_global_admin_manages_staff_and_a_deactivated_one_is_refused_at_once()
     let new = |login: &str, password: &str, cities: Vec<CityId>| json!({"login": login, "password": password, "role": "LOGIST", "full_name": "Иван Петров", "city_ids": cities});
 
     assert_eq!(refusal(app.post(&app.admin, "/api/v1/staff", new("ivan", "short", vec![app.moscow])).await).2, "password");
-    assert_eq!(refusal(app.post(&app.admin, "/api/v1/staff", new("ivan", PASSWORD, vec![])).await).2, "cities");
+    assert_eq!(refusal(app.post(&app.admin, "/api/v1/staff", new("ivan", PASSWORD, vec![])).await).2, "city_ids");
     assert_eq!(refusal(app.post(&app.admin, "/api/v1/staff", new("Logist", PASSWORD, vec![app.moscow])).await).2, "login");
-    assert_eq!(refusal(app.post(&app.admin, "/api/v1/staff", new("ivan", PASSWORD, vec![999_999])).await).2, "cities");
+    assert_eq!(refusal(app.post(&app.admin, "/api/v1/staff", new("ivan", PASSWORD, vec![999_999])).await).2, "city_ids");
     assert_eq!(app.post(&app.msk_admin, "/api/v1/staff", new("ivan", PASSWORD, vec![app.moscow])).await.0, StatusCode::FORBIDDEN);
     assert_eq!(app.count("SELECT COUNT(*) FROM staff_users"), 4, "refusals changed nothing");
 
@@ -249,7 +249,7 @@ async fn a_global_admin_manages_staff_and_a_deactivated_one_is_refused_at_once()
 
     let (status, moved) = app.put(&app.admin, &format!("/api/v1/staff/{id}/cities"), json!({"city_ids": [app.spb]})).await;
     assert_eq!((status, moved["cities"].clone()), (StatusCode::OK, json!([app.spb])));
-    assert_eq!(refusal(app.put(&app.admin, &format!("/api/v1/staff/{id}/cities"), json!({"city_ids": []})).await).2, "cities");
+    assert_eq!(refusal(app.put(&app.admin, &format!("/api/v1/staff/{id}/cities"), json!({"city_ids": []})).await).2, "city_ids");
     assert_eq!(app.put(&app.msk_admin, &format!("/api/v1/staff/{id}/cities"), json!({"city_ids": [app.moscow]})).await.0, StatusCode::FORBIDDEN);
 }
 
