@@ -2,6 +2,9 @@
 //! his city (a logist too) download them, and everyone else gets "not found"; a file that is not what it
 //! claims to be is refused without leaving anything behind.
 
+#[path = "common/contract.rs"]
+mod contract;
+
 #[path = "common/dump.rs"]
 mod dump;
 #[path = "common/samples.rs"]
@@ -10,7 +13,7 @@ mod samples;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
-use fieldservice::app::{self, AppState};
+use fieldservice::app::AppState;
 use fieldservice::auth::{self, Owner};
 use fieldservice::clock::ManualClock;
 use fieldservice::config::Config;
@@ -44,7 +47,7 @@ async fn spawn_app() -> TestApp {
     let state = AppState { db: db.clone(), clock: Arc::new(ManualClock::new(t0())), config: Arc::new(config) };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(app::serve(listener, state, std::future::pending()));
+    tokio::spawn(contract::serve(listener, state, std::future::pending()));
     let city = |name: &str| -> CityId {
         db.read(|c| c.query_row("SELECT id FROM cities WHERE name = ?1", [name], |r| r.get(0)).map_err(DbError::from)).unwrap()
     };

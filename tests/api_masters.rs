@@ -1,13 +1,16 @@
 //! Masters over HTTP: invites, sign-up, moderation, search, deletion and the master's own shift and breaks,
 //! against the real app on a random port over a temporary database.
 
+#[path = "common/contract.rs"]
+mod contract;
+
 #[path = "common/dump.rs"]
 mod dump;
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use fieldservice::app::{self, AppState};
+use fieldservice::app::AppState;
 use fieldservice::auth::{self, Owner};
 use fieldservice::clock::ManualClock;
 use fieldservice::config::Config;
@@ -50,7 +53,7 @@ async fn spawn_app() -> TestApp {
     let state = AppState { db: db.clone(), clock: Arc::new(clock.clone()), config: Arc::new(config) };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(app::serve(listener, state, std::future::pending()));
+    tokio::spawn(contract::serve(listener, state, std::future::pending()));
     let city = |name: &str| -> CityId {
         db.read(|c| c.query_row("SELECT id FROM cities WHERE name = ?1", [name], |r| r.get(0)).map_err(DbError::from)).unwrap()
     };

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use common::samples::{PDF, PNG};
 use common::{M, World, t0};
-use fieldservice::app::{self, AppState};
+use common::contract;
+use fieldservice::app::AppState;
 use fieldservice::auth::{self as accounts, Owner};
 use fieldservice::clock::ManualClock;
 use fieldservice::config::Config;
@@ -46,7 +47,7 @@ async fn spawn_app() -> TestApp {
     let state = AppState { db: world.db.clone(), clock: Arc::new(clock.clone()), config: Arc::new(config) };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(app::serve(listener, state, std::future::pending()));
+    tokio::spawn(contract::serve(listener, state, std::future::pending()));
     TestApp { world, clock, base, http: reqwest::Client::new(), files, hash: password::hash(PASSWORD) }
 }
 

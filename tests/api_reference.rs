@@ -1,9 +1,12 @@
 //! Reference data, staff management, settings and the staff alert feed over HTTP, with roles and city scope.
 
+#[path = "common/contract.rs"]
+mod contract;
+
 use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
-use fieldservice::app::{self, AppState};
+use fieldservice::app::AppState;
 use fieldservice::auth::{self, Owner};
 use fieldservice::clock::ManualClock;
 use fieldservice::config::Config;
@@ -37,7 +40,7 @@ async fn spawn_app() -> TestApp {
     let state = AppState { db: db.clone(), clock: Arc::new(ManualClock::new(now)), config: Arc::new(Config::default()) };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(app::serve(listener, state, std::future::pending()));
+    tokio::spawn(contract::serve(listener, state, std::future::pending()));
     let hash = password::hash(PASSWORD);
     let city = |name: &str| {
         let name = name.to_string();
