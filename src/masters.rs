@@ -61,7 +61,7 @@ fn on() -> ShiftState {
 }
 
 fn break_length(minutes: i64) -> Result<Duration> {
-    if BREAK_MINUTES.contains(&minutes) { Ok(Duration::minutes(minutes)) } else { Err(invalid("break_minutes", "break")) }
+    if BREAK_MINUTES.contains(&minutes) { Ok(Duration::minutes(minutes)) } else { Err(invalid("minutes", "break")) }
 }
 
 /// Shift on: refused for a blocked or deleted account and before moderation approval.

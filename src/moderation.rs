@@ -261,6 +261,8 @@ impl MasterGroup {
 #[into_params(parameter_in = Query)]
 pub struct MasterFilter {
     /// One group; all living masters when absent.
+    // Inline: the enum is not a component of the document, so a `$ref` to it would dangle.
+    #[param(inline)]
     pub group: Option<MasterGroup>,
     /// Only masters with this skill.
     pub category: Option<Category>,

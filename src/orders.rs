@@ -673,7 +673,7 @@ pub fn cancel_offers(conn: &Connection, now: DateTime<Utc>, order: OrderId, with
 pub fn cancel(conn: &Connection, now: DateTime<Utc>, staff: &Staff, id: OrderId, reason: &str) -> Result<()> {
     let order = load_for_staff(conn, staff, id)?;
     let reason = reason.trim();
-    check_length("cancel_reason", reason, 3, 200)?;
+    check_length("reason", reason, 3, 200)?;
     match order.status {
         OrderStatus::Canceled => return Ok(()),
         OrderStatus::Closed | OrderStatus::Payment => return Err(Error::WrongStatus { status: order.status }),

@@ -338,6 +338,8 @@ pub struct SearchQuery {
     /// Order id, client phone (≥ 10 digits), master id, name or phone.
     pub q: String,
     /// Restrict to one kind; by default digits are an order or master id, 10+ digits a phone, text a master name.
+    // Inline: the enum is not a component of the document, so a `$ref` to it would dangle.
+    #[param(inline)]
     pub by: Option<SearchBy>,
 }
 

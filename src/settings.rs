@@ -125,6 +125,11 @@ const KEYS: &[(&str, Kind)] = &[
     ("master_signup_requires_invite", Kind::Bool),
 ];
 
+/// The editable keys, as a change names them.
+pub fn keys() -> impl Iterator<Item = &'static str> {
+    KEYS.iter().map(|(key, _)| *key)
+}
+
 /// A parsed setting value.
 enum Value {
     Int(i64),

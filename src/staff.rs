@@ -67,7 +67,7 @@ pub fn create(
         return Err(invalid("login", "taken"));
     }
     if role != StaffRole::GlobalAdmin && cities.is_empty() {
-        return Err(invalid("cities", "at_least_one"));
+        return Err(invalid("city_ids", "at_least_one"));
     }
     conn.execute(
         "INSERT INTO staff_users (login, password_hash, full_name, role, created_at, updated_at)
@@ -79,7 +79,7 @@ pub fn create(
     for city in cities {
         bind.execute(params![id, city, ms(now)]).map_err(|e| match e {
             rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
-                invalid("cities", "unknown")
+                invalid("city_ids", "unknown")
             }
             other => other.into(),
         })?;
@@ -194,12 +194,12 @@ pub fn set_cities(conn: &Connection, now: DateTime<Utc>, actor: &Staff, id: Staf
     let current = found(conn, id)?;
     let cities = sorted_unique(cities);
     if current.role != StaffRole::GlobalAdmin && cities.is_empty() {
-        return Err(invalid("cities", "at_least_one"));
+        return Err(invalid("city_ids", "at_least_one"));
     }
     let mut known = conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM cities WHERE id = ?1)")?;
     for city in &cities {
         if !known.query_row([city], |r| r.get::<_, bool>(0))? {
-            return Err(invalid("cities", "unknown"));
+            return Err(invalid("city_ids", "unknown"));
         }
     }
     conn.execute("DELETE FROM staff_cities WHERE staff_id = ?1", [id])?;

@@ -1,9 +1,12 @@
 //! Signing in over HTTP: sessions, CSRF, logout, expiry, throttling, tokens, disabled accounts.
 
+#[path = "common/contract.rs"]
+mod contract;
+
 use std::sync::Arc;
 
 use chrono::{Duration, TimeZone, Utc};
-use fieldservice::app::{self, AppState};
+use fieldservice::app::AppState;
 use fieldservice::clock::ManualClock;
 use fieldservice::config::Config;
 use fieldservice::db::{Db, Durability};
@@ -27,7 +30,7 @@ async fn spawn_app() -> TestApp {
     let state = AppState { db: db.clone(), clock: Arc::new(clock.clone()), config: Arc::new(Config::default()) };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(app::serve(listener, state, std::future::pending()));
+    tokio::spawn(contract::serve(listener, state, std::future::pending()));
     let hash = password::hash("correct horse");
     db.write(|tx| {
         staff::create(tx, Utc::now(), "admin", &hash, StaffRole::GlobalAdmin, "Admin", &[])?;

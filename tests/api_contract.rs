@@ -3,6 +3,9 @@
 //! - fuzzing: for every operation, malformed, missing, oversized and wrong-typed input gets a 4xx JSON
 //!   error — never a 5xx — and changes nothing in the database.
 
+#[path = "common/contract.rs"]
+mod contract;
+
 #[path = "common/dump.rs"]
 mod dump;
 
@@ -10,7 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
-use fieldservice::app::{self, AppState};
+use fieldservice::app::AppState;
 use fieldservice::auth::{self, Owner};
 use fieldservice::clock::ManualClock;
 use fieldservice::config::Config;
@@ -127,7 +130,7 @@ async fn fixture() -> Fixture {
     let state = AppState { db: db.clone(), clock: Arc::new(clock), config: Arc::new(Config::default()) };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(app::serve(listener, state, std::future::pending()));
+    tokio::spawn(contract::serve(listener, state, std::future::pending()));
     let built = db
         .write(|tx| -> Result<_, Error> {
             let city = |name: &str| tx.query_row("SELECT id FROM cities WHERE name = ?1", [name], |r| r.get::<_, i64>(0));
@@ -476,4 +479,187 @@ fn random_json_bodies_never_cause_a_server_error() {
         let (status, text) = runtime.block_on(send_raw(&f, method, url, who, &Value::Object(body).to_string()));
         prop_assert!(!status.is_server_error(), "{} {} → {}: {}", method, url, status, text);
     });
+}
+
+/// The document names every value of the domain's enumerations as the wire spells it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_documented_enum_has_the_wire_values() {
+    use fieldservice::domain::{ActorType, Category, ModerationStatus, OfferState, OrderStatus, OrderType, PayoutMethod, ShiftStatus};
+    fn names<T: std::fmt::Display>(all: &[T]) -> Vec<Value> {
+        all.iter().map(|v| json!(v.to_string())).collect()
+    }
+    let f = fixture().await;
+    let doc = openapi(&f).await;
+    let schemas = &doc["components"]["schemas"];
+    let expected = [
+        ("OrderStatus", names(OrderStatus::ALL)),
+        ("OrderType", names(OrderType::ALL)),
+        ("Category", names(Category::ALL)),
+        ("OfferState", names(OfferState::ALL)),
+        ("ActorType", names(ActorType::ALL)),
+        ("ShiftStatus", names(ShiftStatus::ALL)),
+        ("ModerationStatus", names(ModerationStatus::ALL)),
+        ("StaffRole", names(StaffRole::ALL)),
+        ("PayoutMethod", names(PayoutMethod::ALL)),
+    ];
+    for (name, values) in expected {
+        if let Some(schema) = schemas.get(name) {
+            assert_eq!(schema["enum"], Value::Array(values), "{name}");
+        }
+    }
+    assert!(schemas["OrderStatus"]["enum"].as_array().unwrap().contains(&json!("SEARCHING")));
+    assert!(schemas["StaffRole"]["enum"].as_array().unwrap().contains(&json!("GLOBAL_ADMIN")));
+
+    // A value taken from the document is accepted as input (the validating server checks the body too).
+    let district: i64 = f.db.read(|c| Ok::<_, Error>(c.query_row("SELECT id FROM districts WHERE city_id = ?1", [f.moscow], |r| r.get(0))?)).unwrap();
+    let category = schemas["Category"]["enum"][0].clone();
+    let body = json!({"city_id": f.moscow, "district_id": district, "client_phone": "+79991234568", "category": category, "description": "Искрит розетка"});
+    let response = f.call("POST", "/api/v1/orders", Who::GlobalAdmin, Some(&body)).await;
+    assert_eq!(response.status(), StatusCode::CREATED, "{}", response.text().await.unwrap());
+}
+
+/// Every `$ref` of the document resolves and no two operations share an id, so generators accept it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_document_is_self_contained_and_its_operation_ids_are_unique() {
+    fn refs(value: &Value, out: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => map.iter().for_each(|(k, v)| if k == "$ref" { out.extend(v.as_str().map(str::to_string)) } else { refs(v, out) }),
+            Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+    let f = fixture().await;
+    let doc = openapi(&f).await;
+    let mut found = Vec::new();
+    refs(&doc, &mut found);
+    let dangling: Vec<&String> = found.iter().filter(|r| doc.pointer(r.trim_start_matches('#')).is_none()).collect();
+    assert!(dangling.is_empty(), "unresolvable references: {dangling:?}");
+    let mut ids: Vec<String> = operations(&doc).iter().filter_map(|(_, _, op)| op["operationId"].as_str().map(str::to_string)).collect();
+    let count = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), count, "duplicate operationIds");
+    assert_eq!(count, operations(&doc).len(), "every operation has an id");
+}
+
+/// A method a path does not serve is 405 for everyone, before any authorisation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn methods_a_path_does_not_serve_answer_405() {
+    let f = fixture().await;
+    for (method, path) in [("TRACE", "/api/v1/orders"), ("DELETE", "/api/v1/orders"), ("PATCH", "/api/v1/auth/me"), ("PUT", "/api/v1/staff"), ("TRACE", "/api/v1/auth/staff/login")] {
+        for who in [Who::Anonymous, Who::Master, Who::GlobalAdmin] {
+            let status = f.call(method, path, who, None).await.status();
+            assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path} as {who:?}");
+        }
+    }
+}
+
+/// The validating server's check itself: what it exists to catch, it catches.
+#[test]
+fn the_contract_check_flags_answers_and_accepted_bodies_off_the_document() {
+    use axum::http::{HeaderMap, HeaderValue, header};
+    let mut json_headers = HeaderMap::new();
+    json_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    let none = (&HeaderMap::new(), &axum::body::Bytes::new());
+    let bytes = |v: Value| axum::body::Bytes::from(v.to_string());
+    let c = contract::contract();
+
+    let undocumented = contract::violations(c, "GET", "/api/v1/orders/1", None, none, (StatusCode::IM_A_TEAPOT, &json_headers, &bytes(json!({}))));
+    assert!(undocumented.iter().any(|v| v.contains("not among the documented")), "{undocumented:?}");
+
+    let off_schema = json!({"error": {"code": 5, "message": "x"}});
+    let wrong = contract::violations(c, "GET", "/api/v1/orders/1", None, none, (StatusCode::NOT_FOUND, &json_headers, &bytes(off_schema)));
+    assert!(wrong.iter().any(|v| v.contains("does not match its schema")), "{wrong:?}");
+
+    let camel = bytes(json!({"city_id": 1, "client_phone": "+79991234567", "category": "Electrics"}));
+    let created = bytes(json!({"id": 1}));
+    let accepted = contract::violations(c, "POST", "/api/v1/orders", None, (&json_headers, &camel), (StatusCode::CREATED, &json_headers, &created));
+    assert!(accepted.iter().any(|v| v.contains("accepted (201 Created) a request body the document forbids")), "{accepted:?}");
+
+    let staff = bytes(json!({"login": "ivan", "password": "x", "role": "LOGIST", "full_name": "Ivan", "city_ids": []}));
+    let refusal = bytes(json!({"error": {"code": "invalid", "message": "x", "field": "cities"}}));
+    let named = contract::violations(c, "POST", "/api/v1/staff", None, (&json_headers, &staff), (StatusCode::UNPROCESSABLE_ENTITY, &json_headers, &refusal));
+    assert!(named.iter().any(|v| v.contains("none of the operation's inputs")), "{named:?}");
+}
+
+/// A value `schema` allows, as plain as it gets: the first enum value, the lower bound, one item; an
+/// object with its required properties, or with all of them when `all`.
+fn example(doc: &Value, schema: &Value, all: bool) -> Value {
+    let schema = resolve(doc, schema);
+    if let Some(first) = schema["enum"].get(0) {
+        return first.clone();
+    }
+    for combinator in ["oneOf", "anyOf", "allOf"] {
+        if let Some(option) = schema[combinator].as_array().and_then(|o| o.iter().find(|s| s["type"] != "null")) {
+            return example(doc, option, all);
+        }
+    }
+    let kind = match &schema["type"] {
+        Value::String(kind) => kind.as_str(),
+        Value::Array(kinds) => kinds.iter().filter_map(Value::as_str).find(|k| *k != "null").unwrap_or("null"),
+        _ if schema["properties"].is_object() => "object",
+        _ => "string",
+    };
+    match kind {
+        "object" => {
+            let required: Vec<&str> = schema["required"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+            let properties = schema["properties"].as_object().into_iter().flatten();
+            Value::Object(properties.filter(|(name, _)| all || required.contains(&name.as_str())).map(|(name, s)| (name.clone(), example(doc, s, all))).collect())
+        }
+        "array" => json!([example(doc, &schema["items"], all)]),
+        "integer" | "number" => json!(schema["minimum"].as_i64().map_or(1, |min| min.max(1))),
+        "boolean" => json!(false),
+        "null" => Value::Null,
+        _ => match schema["format"].as_str() {
+            Some("date") => json!("2026-03-11"),
+            Some("date-time") => json!("2026-03-11T09:00:00Z"),
+            _ => json!("Иванов"),
+        },
+    }
+}
+
+/// Requests the document allows are never refused as malformed: for every operation a body with the
+/// required properties and one with all of them, and every query parameter with a value of its schema,
+/// get anything but 400 (the validating server turns a 400 for a valid body into 599) — and no 5xx.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_the_document_allows_are_not_refused_as_malformed() {
+    let f = fixture().await;
+    let doc = openapi(&f).await;
+    let mut failures = Vec::new();
+    let mut sent = 0;
+    for (method, path, op) in operations(&doc) {
+        let who = caller_for(&method, &path);
+        let url = f.fill(&path, true);
+        if let Some(schema) = op["requestBody"]["content"]["application/json"]["schema"].as_object() {
+            for all in [false, true] {
+                let body = example(&doc, &Value::Object(schema.clone()), all);
+                let (status, text) = send_raw(&f, &method, &url, who, &body.to_string()).await;
+                sent += 1;
+                if status == StatusCode::BAD_REQUEST || status.is_server_error() {
+                    failures.push(format!("{method} {url} {body} → {status}: {text:.300}"));
+                }
+            }
+        }
+        for param in op["parameters"].as_array().into_iter().flatten().filter(|p| p["in"] == "query") {
+            let value = match example(&doc, &param["schema"], false) {
+                Value::String(text) => text,
+                other => other.to_string(),
+            };
+            let name = param["name"].as_str().unwrap();
+            // A required query parameter (the search's `q`) goes along with each of the others.
+            let required: String = op["parameters"].as_array().into_iter().flatten().filter(|p| p["required"] == true && p["name"] != name).map(|p| format!("&{}=1", p["name"].as_str().unwrap())).collect();
+            let target = format!("{url}?{name}={}{required}", urlencode(&value));
+            let (status, text) = send_raw(&f, &method, &target, who, "").await;
+            sent += 1;
+            if status == StatusCode::BAD_REQUEST || status.is_server_error() {
+                failures.push(format!("{method} {target} → {status}: {text:.300}"));
+            }
+        }
+    }
+    assert!(sent > 40, "only {sent} requests");
+    assert!(failures.is_empty(), "{} refused:\n{}", failures.len(), failures.join("\n"));
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes().map(|b| if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
 }

@@ -2,6 +2,9 @@
 //! his city (a logist too) download them, and everyone else gets "not found"; a file that is not what it
 //! claims to be is refused without leaving anything behind.
 
+#[path = "common/contract.rs"]
+mod contract;
+
 #[path = "common/dump.rs"]
 mod dump;
 #[path = "common/samples.rs"]
@@ -10,7 +13,7 @@ mod samples;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
-use fieldservice::app::{self, AppState};
+use fieldservice::app::AppState;
 use fieldservice::auth::{self, Owner};
 use fieldservice::clock::ManualClock;
 use fieldservice::config::Config;
@@ -44,7 +47,7 @@ async fn spawn_app() -> TestApp {
     let state = AppState { db: db.clone(), clock: Arc::new(ManualClock::new(t0())), config: Arc::new(config) };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(app::serve(listener, state, std::future::pending()));
+    tokio::spawn(contract::serve(listener, state, std::future::pending()));
     let city = |name: &str| -> CityId {
         db.read(|c| c.query_row("SELECT id FROM cities WHERE name = ?1", [name], |r| r.get(0)).map_err(DbError::from)).unwrap()
     };
@@ -220,7 +223,7 @@ async fn a_document_that_is_not_what_it_claims_is_refused_and_leaves_nothing() {
     let mut big = PNG.to_vec();
     big.resize(10 * 1024 * 1024 + 1, 0);
     let refusals = [
-        (Some("selfie"), Some(("selfie.pdf", PDF)), "selfie"),
+        (Some("selfie"), Some(("selfie.pdf", PDF)), "file"),
         (Some("passport"), Some(("passport.jpg", b"just text, not a photo".as_slice())), "file"),
         (Some("passport"), Some(("big.png", big.as_slice())), "file"),
         (Some("passport"), None, "file"),
@@ -235,7 +238,7 @@ async fn a_document_that_is_not_what_it_claims_is_refused_and_leaves_nothing() {
         assert_eq!(app.files(), files, "{kind:?} left a file");
     }
     let (status, body) = app.upload(&master, Some("selfie"), Some(("selfie.pdf", PDF))).await;
-    assert_eq!(body["error"]["message"], "Селфи с паспортом: нужна фотография: JPEG, PNG, WebP или HEIC", "{status}");
+    assert_eq!(body["error"]["message"], "Файл: нужна фотография: JPEG, PNG, WebP или HEIC", "{status}");
 
     // Not a form at all: 400.
     let response = app.request(Method::POST, "/me/documents", &master).json(&json!({"kind": "passport"})).send().await.unwrap();

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use common::samples::{PDF, PNG};
 use common::{M, World, t0};
-use fieldservice::app::{self, AppState};
+use common::contract;
+use fieldservice::app::AppState;
 use fieldservice::auth::{self as accounts, Owner};
 use fieldservice::clock::ManualClock;
 use fieldservice::config::Config;
@@ -46,7 +47,7 @@ async fn spawn_app() -> TestApp {
     let state = AppState { db: world.db.clone(), clock: Arc::new(clock.clone()), config: Arc::new(config) };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(app::serve(listener, state, std::future::pending()));
+    tokio::spawn(contract::serve(listener, state, std::future::pending()));
     TestApp { world, clock, base, http: reqwest::Client::new(), files, hash: password::hash(PASSWORD) }
 }
 
@@ -374,7 +375,7 @@ async fn staff_actions_refuse_with_typed_errors_and_change_nothing() {
     // Cancel needs a reason of 3–200 characters; a refusal changes nothing.
     let before = w.dump();
     let (status, short) = app.post(&dispatcher, &format!("/api/v1/orders/{order}/cancel"), json!({"reason": "ok"})).await;
-    assert_eq!((status, code(&short), short["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid", Some("cancel_reason")));
+    assert_eq!((status, code(&short), short["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid", Some("reason")));
     let (status, _) = app.post(&dispatcher, &format!("/api/v1/orders/{order}/cancel"), json!({"reason": 5})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let Auth::Session { cookie, .. } = &dispatcher else { unreachable!() };

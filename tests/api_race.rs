@@ -1,9 +1,12 @@
 //! 1,000 masters press "accept" on the same order at once, over real HTTP connections.
 
+#[path = "common/contract.rs"]
+mod contract;
+
 use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
-use fieldservice::app::{self, AppState};
+use fieldservice::app::AppState;
 use fieldservice::auth::{self, Owner};
 use fieldservice::clock::ManualClock;
 use fieldservice::config::Config;
@@ -54,7 +57,7 @@ async fn exactly_one_of_a_thousand_simultaneous_accepts_wins_and_the_rest_are_to
     let state = AppState { db: db.clone(), clock: Arc::new(ManualClock::new(now)), config: Arc::new(Config::default()) };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(app::serve(listener, state, std::future::pending()));
+    tokio::spawn(contract::serve(listener, state, std::future::pending()));
 
     let start = Arc::new(tokio::sync::Barrier::new(MASTERS));
     let tasks: Vec<_> = offers

@@ -1,9 +1,12 @@
 //! Reference data, staff management, settings and the staff alert feed over HTTP, with roles and city scope.
 
+#[path = "common/contract.rs"]
+mod contract;
+
 use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
-use fieldservice::app::{self, AppState};
+use fieldservice::app::AppState;
 use fieldservice::auth::{self, Owner};
 use fieldservice::clock::ManualClock;
 use fieldservice::config::Config;
@@ -37,7 +40,7 @@ async fn spawn_app() -> TestApp {
     let state = AppState { db: db.clone(), clock: Arc::new(ManualClock::new(now)), config: Arc::new(Config::default()) };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(app::serve(listener, state, std::future::pending()));
+    tokio::spawn(contract::serve(listener, state, std::future::pending()));
     let hash = password::hash(PASSWORD);
     let city = |name: &str| {
         let name = name.to_string();
@@ -204,9 +207,9 @@ async fn a_global_admin_manages_staff_and_a_deactivated_one_is_refused_at_once()
     let new = |login: &str, password: &str, cities: Vec<CityId>| json!({"login": login, "password": password, "role": "LOGIST", "full_name": "Иван Петров", "city_ids": cities});
 
     assert_eq!(refusal(app.post(&app.admin, "/api/v1/staff", new("ivan", "short", vec![app.moscow])).await).2, "password");
-    assert_eq!(refusal(app.post(&app.admin, "/api/v1/staff", new("ivan", PASSWORD, vec![])).await).2, "cities");
+    assert_eq!(refusal(app.post(&app.admin, "/api/v1/staff", new("ivan", PASSWORD, vec![])).await).2, "city_ids");
     assert_eq!(refusal(app.post(&app.admin, "/api/v1/staff", new("Logist", PASSWORD, vec![app.moscow])).await).2, "login");
-    assert_eq!(refusal(app.post(&app.admin, "/api/v1/staff", new("ivan", PASSWORD, vec![999_999])).await).2, "cities");
+    assert_eq!(refusal(app.post(&app.admin, "/api/v1/staff", new("ivan", PASSWORD, vec![999_999])).await).2, "city_ids");
     assert_eq!(app.post(&app.msk_admin, "/api/v1/staff", new("ivan", PASSWORD, vec![app.moscow])).await.0, StatusCode::FORBIDDEN);
     assert_eq!(app.count("SELECT COUNT(*) FROM staff_users"), 4, "refusals changed nothing");
 
@@ -249,7 +252,7 @@ async fn a_global_admin_manages_staff_and_a_deactivated_one_is_refused_at_once()
 
     let (status, moved) = app.put(&app.admin, &format!("/api/v1/staff/{id}/cities"), json!({"city_ids": [app.spb]})).await;
     assert_eq!((status, moved["cities"].clone()), (StatusCode::OK, json!([app.spb])));
-    assert_eq!(refusal(app.put(&app.admin, &format!("/api/v1/staff/{id}/cities"), json!({"city_ids": []})).await).2, "cities");
+    assert_eq!(refusal(app.put(&app.admin, &format!("/api/v1/staff/{id}/cities"), json!({"city_ids": []})).await).2, "city_ids");
     assert_eq!(app.put(&app.msk_admin, &format!("/api/v1/staff/{id}/cities"), json!({"city_ids": [app.moscow]})).await.0, StatusCode::FORBIDDEN);
 }
 

@@ -6,7 +6,8 @@ mod common;
 use std::sync::Arc;
 
 use common::{M, World, t0, utc};
-use fieldservice::app::{self, AppState};
+use common::contract;
+use fieldservice::app::AppState;
 use fieldservice::auth::{self as accounts, Owner};
 use fieldservice::clock::ManualClock;
 use fieldservice::config::Config;
@@ -27,7 +28,7 @@ async fn spawn_app() -> TestApp {
     let state = AppState { db: world.db.clone(), clock: Arc::new(clock.clone()), config: Arc::new(Config::default()) };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(app::serve(listener, state, std::future::pending()));
+    tokio::spawn(contract::serve(listener, state, std::future::pending()));
     TestApp { world, clock, base, http: reqwest::Client::new() }
 }
 

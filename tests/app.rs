@@ -1,8 +1,11 @@
 //! The HTTP server started in-process on a random port over a temporary database.
 
+#[path = "common/contract.rs"]
+mod contract;
+
 use std::sync::Arc;
 
-use fieldservice::app::{self, AppState};
+use fieldservice::app::AppState;
 use fieldservice::clock::{Clock, SystemClock};
 use fieldservice::config::Config;
 use fieldservice::db::{Db, Durability};
@@ -16,7 +19,7 @@ async fn healthz_reports_the_schema_and_the_status_page_renders() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app::serve(listener, state, async move {
+    let server = tokio::spawn(contract::serve(listener, state, async move {
         let _ = stopped.await;
     }));
 

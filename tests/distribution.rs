@@ -483,8 +483,8 @@ fn cancel_needs_a_reason_keeps_the_master_and_cancels_offers() {
     let open = w.open_offer(searching);
 
     let cancel = |id, reason: &str| w.write(|tx| orders::cancel(tx, t0() + mins(1), &w.admin, id, reason));
-    assert!(matches!(cancel(assigned, "ok"), Err(Error::Invalid { field: "cancel_reason", .. })));
-    assert!(matches!(cancel(assigned, "   "), Err(Error::Invalid { field: "cancel_reason", .. })));
+    assert!(matches!(cancel(assigned, "ok"), Err(Error::Invalid { field: "reason", .. })));
+    assert!(matches!(cancel(assigned, "   "), Err(Error::Invalid { field: "reason", .. })));
     assert_eq!(w.status(assigned), OrderStatus::Assigned);
 
     cancel(assigned, "Клиент передумал").unwrap();

@@ -214,7 +214,7 @@ async fn cancel_needs_a_reason_beside_the_field_and_a_csrf_token() {
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
     let empty = logist.post("/orders/16/cancel", &[("reason", "  ")]).await;
     assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(empty.has("id=\"cancel-error\"") && empty.has("aria-invalid=\"true\"") && empty.has("Причина отмены: от 3 до 200 символов"), "{}", empty.html);
+    assert!(empty.has("id=\"cancel-error\"") && empty.has("aria-invalid=\"true\"") && empty.has("Причина: от 3 до 200 символов"), "{}", empty.html);
     let short = logist.post("/orders/16/cancel", &[("reason", "no")]).await;
     assert!(short.has(">no</textarea>"), "what was typed is kept");
     assert_eq!(snapshot(&app.db), before);

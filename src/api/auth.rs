@@ -104,7 +104,8 @@ async fn post_staff_login(State(state): State<AppState>, CallerLang(lang): Calle
 
 /// Signs a master in and issues his bearer token.
 #[utoipa::path(post, path = "/api/v1/auth/master/login", tag = "auth", request_body = MasterLogin,
-    responses((status = 200, body = TokenIssued), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)))]
+    responses((status = 200, body = TokenIssued), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 429, body = ErrorBody)))]
 async fn post_master_login(State(state): State<AppState>, CallerLang(lang): CallerLang, ip: ClientIp, Body(input): Body<MasterLogin>) -> Result<Json<TokenIssued>, ApiError> {
     let tz = state.config.timezone;
     let outcome = write(&state, lang, move |tx, now| {

@@ -47,7 +47,14 @@ async fn post_document(State(state): State<AppState>, caller: MasterCaller, form
     let kind = DocumentKind::parse(form.field("kind").unwrap_or_default()).map_err(|e| ApiError::new(e, lang))?;
     let stored = form.store(&state).await.map_err(|e| ApiError::new(e, lang))?;
     let key = stored.storage_key.clone();
-    let attached = write(&state, lang, move |tx, now| uploads::attach_master_document(tx, now, master, kind, &stored)).await;
+    // The rule names the refused file by its kind (the sign-up form's field); here the file is `file`.
+    let attached = write(&state, lang, move |tx, now| {
+        uploads::attach_master_document(tx, now, master, kind, &stored).map_err(|e| match e {
+            Error::Invalid { rule, .. } => Error::Invalid { field: "file", rule },
+            other => other,
+        })
+    })
+    .await;
     // The new file goes when the row was refused; replaced files go once the new row is committed.
     let unused = match &attached {
         Ok(done) => done.replaced.clone(),

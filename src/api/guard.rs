@@ -3,6 +3,9 @@
 //! order, a master or a city outside their cities get 404, so ids cannot be probed. The rules functions
 //! check the same again for their own callers.
 
+use std::collections::HashSet;
+use std::sync::OnceLock;
+
 use axum::extract::{FromRequestParts, MatchedPath, RawPathParams, Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
@@ -79,13 +82,34 @@ fn scoped_city(state: &AppState, template: &str, params: &RawPathParams) -> Opti
     Some(state.db.read(|c| c.query_row(sql, [id], |r| r.get::<_, Option<i64>>(0)).optional().map(Option::flatten).map_err(Error::from)))
 }
 
+/// Whether the API serves `method` on `template`: its OpenAPI document lists every route (HEAD is served
+/// by GET).
+fn routed(method: &Method, template: &str) -> bool {
+    static ROUTES: OnceLock<HashSet<(String, String)>> = OnceLock::new();
+    let routes = ROUTES.get_or_init(|| {
+        let doc = crate::app::openapi();
+        doc.paths
+            .paths
+            .iter()
+            .flat_map(|(path, item)| {
+                let served = [("GET", &item.get), ("PUT", &item.put), ("POST", &item.post), ("DELETE", &item.delete), ("PATCH", &item.patch)];
+                served.into_iter().filter(|(_, op)| op.is_some()).map(|(method, _)| (method.to_string(), path.clone())).collect::<Vec<_>>()
+            })
+            .collect()
+    });
+    let method = if method == Method::HEAD { "GET" } else { method.as_str() };
+    routes.contains(&(method.to_string(), template.to_string()))
+}
+
 /// Middleware: resolves the caller once (handlers reuse it), enforces the route's policy and the staff
 /// member's city scope.
 pub async fn enforce(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let Some(template) = request.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string()) else {
         return next.run(request).await;
     };
-    if !template.starts_with("/api/v1/") {
+    // The guard wraps a path's whole method router, so a method the path does not serve reaches it too:
+    // that one goes on to the router's 405, not to a refusal.
+    if !template.starts_with("/api/v1/") || !routed(request.method(), &template) {
         return next.run(request).await;
     }
     let policy = policy(request.method(), &template);

@@ -148,6 +148,8 @@ async fn post_close(
 #[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
     /// `closed`, `canceled` or `all` (default).
+    // Inline: the enum is not a component of the document, so a `$ref` to it would dangle.
+    #[param(inline)]
     pub filter: Option<HistoryFilter>,
     /// Page number, from 1.
     pub page: Option<i64>,

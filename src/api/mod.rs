@@ -263,7 +263,9 @@ impl FromRequestParts<AppState> for MasterCaller {
     }
 }
 
-/// A JSON body whose parse errors become a 400 JSON error in the caller's language.
+/// A JSON object body whose parse errors become a 400 JSON error in the caller's language. Every request
+/// body of the API is an object; serde alone would also take an array for a struct (`[]` for one whose
+/// fields all have defaults), which the document does not allow.
 pub struct Body<T>(pub T);
 
 impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
@@ -271,10 +273,11 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
         let lang = lang_of(req.headers(), state.config.language);
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(value)) => Ok(Self(value)),
-            Err(rejection) => Err(ApiError::malformed(lang, rejection_text(&rejection))),
-        }
+        let object = match Json::<serde_json::Map<String, serde_json::Value>>::from_request(req, state).await {
+            Ok(Json(object)) => object,
+            Err(rejection) => return Err(ApiError::malformed(lang, rejection_text(&rejection))),
+        };
+        serde_json::from_value(serde_json::Value::Object(object)).map(Self).map_err(|e| ApiError::malformed(lang, e.to_string()))
     }
 }
 
@@ -342,6 +345,53 @@ impl Modify for Security {
     }
 }
 
+/// Adds to every operation what the shared machinery of this module and the guard answer, so that no
+/// annotation has to repeat it and none can forget it: the security of its policy, 400 for a body, path
+/// or query that does not parse, 401/403 for a route that needs a caller (not signed in; wrong role, a
+/// deactivated or blocked account, a missing CSRF token), 404 for an id in the path, 500 for an internal
+/// failure. What the rules refuse (404 for an object named in the body, 409, 422, 429) stays on each route.
+struct CommonResponses;
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::{Parameter, ParameterIn};
+        use utoipa::openapi::security::SecurityRequirement;
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+
+        let error = |description: &str| {
+            let content = ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build();
+            RefOr::T(ResponseBuilder::new().description(description).content("application/json", content).build())
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let operations = [(Method::GET, &mut item.get), (Method::POST, &mut item.post), (Method::PUT, &mut item.put), (Method::DELETE, &mut item.delete)];
+            for (method, operation) in operations {
+                let Some(operation) = operation else { continue };
+                let params: Vec<&Parameter> =
+                    operation.parameters.iter().flatten().filter_map(|p| if let RefOr::T(p) = p { Some(p) } else { None }).collect();
+                let in_path = params.iter().any(|p| p.parameter_in == ParameterIn::Path);
+                let in_query = params.iter().any(|p| p.parameter_in == ParameterIn::Query);
+                let responses = &mut operation.responses.responses;
+                let mut add = |status: &str, description: &str| {
+                    responses.entry(status.to_string()).or_insert_with(|| error(description));
+                };
+                if operation.request_body.is_some() || in_path || in_query {
+                    add("400", "The body, a path parameter or a query parameter does not parse.");
+                }
+                if guard::policy(&method, path) != guard::Policy::Public {
+                    add("401", "Not signed in, or the session or token has expired.");
+                    add("403", "The caller may not use this route, his account is deactivated or blocked, or a cookie session sent no CSRF token.");
+                    let schemes = ["bearer", "session"].map(|scheme| SecurityRequirement::new(scheme, Vec::<String>::new()));
+                    operation.security = Some(schemes.to_vec());
+                }
+                if in_path {
+                    add("404", "No such object, or it is outside the caller's cities.");
+                }
+                add("500", "An internal failure (logged on the server).");
+            }
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Field Service API", description = "Orders, offers, masters and the distribution engine of Field Service."),
@@ -352,12 +402,15 @@ struct ApiDoc;
 
 /// Every API route with its OpenAPI description.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let mut router = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(auth::routes())
         .merge(masters::routes())
         .merge(documents::routes())
         .merge(orders::routes())
         .merge(master_side::routes())
         .merge(reference::routes())
-        .merge(staff::routes())
+        .merge(staff::routes());
+    // After the merge: the routes' operations are only in the document from here on.
+    CommonResponses.modify(router.get_openapi_mut());
+    router
 }

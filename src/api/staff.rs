@@ -64,7 +64,8 @@ async fn post_deactivate(State(state): State<AppState>, caller: StaffCaller, Pat
 }
 
 /// Re-activates a staff member; he signs in afresh (his old sessions and tokens stay dead).
-#[utoipa::path(post, path = "/api/v1/staff/{id}/activate", tag = "staff", params(("id" = i64, Path, description = "Staff id")),
+// Named: the handler shares its name with the order one, and operation ids must be unique.
+#[utoipa::path(post, path = "/api/v1/staff/{id}/activate", tag = "staff", operation_id = "post_staff_activate", params(("id" = i64, Path, description = "Staff id")),
     responses((status = 200, body = StaffView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn post_activate(State(state): State<AppState>, caller: StaffCaller, PathParam(id): PathParam<StaffId>) -> Result<Json<StaffView>, ApiError> {
     let actor = caller.staff;
@@ -110,9 +111,27 @@ impl SettingValue {
     }
 }
 
+/// A settings change as the document describes it: any of the editable keys (the rules' own list, so the
+/// document cannot miss one), each as text, a number or a boolean.
+struct SettingsChange;
+
+impl utoipa::PartialSchema for SettingsChange {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, SchemaType, Type};
+        let value = || ObjectBuilder::new().schema_type(SchemaType::from_iter([Type::String, Type::Number, Type::Boolean]));
+        crate::settings::keys()
+            .fold(ObjectBuilder::new(), |object, key| object.property(key, value()))
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+            .description(Some("Setting key → new value, e.g. {\"distribution_sla_seconds\": \"180\"}"))
+            .into()
+    }
+}
+
+impl ToSchema for SettingsChange {}
+
 /// Changes settings, all or nothing: one invalid value refuses the whole change, naming the field and its range.
 #[utoipa::path(put, path = "/api/v1/settings", tag = "settings",
-    request_body(content = BTreeMap<String, String>, description = "Setting key → new value, e.g. {\"distribution_sla_seconds\": \"180\"}"),
+    request_body = SettingsChange,
     responses((status = 200, body = Settings), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn put_settings(State(state): State<AppState>, caller: StaffCaller, Body(input): Body<BTreeMap<String, SettingValue>>) -> Result<Json<Settings>, ApiError> {
     caller.require(&[StaffRole::GlobalAdmin])?;

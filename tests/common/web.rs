@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use fieldservice::app::{self, AppState};
+use fieldservice::app::AppState;
+
+use super::contract;
 use fieldservice::clock::ManualClock;
 use fieldservice::config::Config;
 use fieldservice::db::{Db, Durability};
@@ -66,7 +68,7 @@ impl WebApp {
         let state = AppState { db: db.clone(), clock: Arc::new(clock.clone()), config: Arc::new(config) };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(app::serve(listener, state, std::future::pending()));
+        tokio::spawn(contract::serve(listener, state, std::future::pending()));
         Self { base, db, clock, dir }
     }
 

@@ -68,7 +68,7 @@ impl StaffListPage {
 
     /// The refusal of member `id`'s city form.
     fn cities_refusal(&self, id: &StaffId) -> Option<String> {
-        self.refusal.at(&format!("cities-{id}"), "cities")
+        self.refusal.at(&format!("cities-{id}"), "city_ids")
     }
 }
 
@@ -111,7 +111,7 @@ async fn refused(state: &AppState, who: &StaffPage, form: &str, typed: Pairs, er
 
 /// The cities chosen in a form.
 fn chosen_cities(pairs: &Pairs) -> Result<Vec<CityId>, Error> {
-    fields(pairs, "city_ids").iter().map(|raw| raw.trim().parse().map_err(|_| invalid("cities", "unknown"))).collect()
+    fields(pairs, "city_ids").iter().map(|raw| raw.trim().parse().map_err(|_| invalid("city_ids", "unknown"))).collect()
 }
 
 /// The new member as typed; the password is made up when left empty.
