@@ -98,8 +98,12 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future
 /// The health of the installation, for monitors.
 #[derive(Debug, Serialize)]
 pub struct Health {
-    /// `ok` or `error`.
+    /// `ok`; `degraded` while writes are refused (see `reason`); `error` for a schema this build does
+    /// not know.
     pub status: &'static str,
+    /// Why it is degraded: `disk_full` or `read_only`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
     /// Schema version of the file.
     pub schema_version: i64,
     /// When the scheduler last finished a tick.
@@ -110,7 +114,8 @@ pub struct Health {
     pub orders_searching: i64,
 }
 
-fn health(db: &Db, now: DateTime<Utc>) -> Result<Health, DbError> {
+fn health(db: &Db, data_dir: &std::path::Path, now: DateTime<Utc>) -> Result<Health, DbError> {
+    let fault = db.fault().or_else(|| crate::db::fault::disk_full(data_dir).then_some(crate::db::Fault::DiskFull));
     // The lease is stamped with the wall clock (see `lease`), so its age is measured by `now` of the same kind.
     db.read(|conn| {
         let schema_version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
@@ -125,7 +130,12 @@ fn health(db: &Db, now: DateTime<Utc>) -> Result<Health, DbError> {
         )?;
         let last_tick_at = last_tick.map(at);
         Ok(Health {
-            status: if schema_version == SCHEMA_VERSION { "ok" } else { "error" },
+            status: match (schema_version == SCHEMA_VERSION, fault) {
+                (false, _) => "error",
+                (true, Some(_)) => "degraded",
+                (true, None) => "ok",
+            },
+            reason: fault.map(crate::db::Fault::code),
             schema_version,
             last_tick_at,
             last_tick_age_seconds: last_tick_at.map(|t| (now - t).num_seconds()),
@@ -135,8 +145,8 @@ fn health(db: &Db, now: DateTime<Utc>) -> Result<Health, DbError> {
 }
 
 async fn get_healthz(State(state): State<AppState>) -> Response {
-    let db = state.db.clone();
-    match tokio::task::spawn_blocking(move || health(&db, Utc::now())).await {
+    let (db, data_dir) = (state.db.clone(), state.config.data_dir.clone());
+    match tokio::task::spawn_blocking(move || health(&db, &data_dir, Utc::now())).await {
         Ok(Ok(h)) => (if h.status == "ok" { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(h)).into_response(),
         Ok(Err(error)) => {
             tracing::error!(%error, "health check failed");
@@ -153,8 +163,8 @@ struct StatusPage {
 }
 
 async fn get_status(State(state): State<AppState>) -> Response {
-    let db = state.db.clone();
-    match tokio::task::spawn_blocking(move || health(&db, Utc::now())).await {
+    let (db, data_dir) = (state.db.clone(), state.config.data_dir.clone());
+    match tokio::task::spawn_blocking(move || health(&db, &data_dir, Utc::now())).await {
         Ok(Ok(health)) => match (StatusPage { health }).render() {
             Ok(html) => Html(html).into_response(),
             Err(error) => {

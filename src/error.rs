@@ -158,7 +158,7 @@ impl Error {
             Error::CsrfFailed => "csrf_failed",
             Error::Conflict => "conflict",
             Error::StateConflict { .. } => "state_conflict",
-            Error::Db(_) => "internal",
+            Error::Db(cause) => crate::db::Fault::of(cause).map_or("internal", crate::db::Fault::code),
         }
     }
 

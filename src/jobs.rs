@@ -74,7 +74,7 @@ pub async fn run_scheduler_until_stopped(state: AppState, mut stop: watch::Recei
                 period
             }
             Ok(Err(error)) => {
-                tracing::error!(%error, "tick failed");
+                crate::db::log_failure(&error, "tick failed");
                 Settings::default().distribution_tick_seconds
             }
             Err(panic) => {
@@ -106,7 +106,7 @@ pub async fn run_jobs_until_stopped(state: AppState, mut stop: watch::Receiver<b
                 tracing::info!(expired_breaks = expired, reminders = reminded, unassigned_alerts = backlog, "jobs");
             }
             Ok(Ok(_)) => {}
-            Ok(Err(error)) => tracing::error!(%error, "background job failed"),
+            Ok(Err(error)) => crate::db::log_failure(&error, "background job failed"),
             Err(panic) => tracing::error!(%panic, "background job panicked"),
         }
         since_monitor = if run_monitor { WATCHDOG_EVERY } else { since_monitor + WATCHDOG_EVERY };

@@ -86,6 +86,7 @@ pub fn status_of(error: &Error) -> StatusCode {
             StatusCode::FORBIDDEN
         }
         Error::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+        Error::Db(cause) if crate::db::Fault::of(cause).is_some() => StatusCode::SERVICE_UNAVAILABLE,
         Error::Db(_) => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::CONFLICT,
     }
@@ -94,7 +95,7 @@ pub fn status_of(error: &Error) -> StatusCode {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if let Error::Db(cause) = &self.error {
-            tracing::error!(%cause, "request failed");
+            crate::db::log_failure(cause, "request failed");
         }
         let (status, code, field) = match &self.malformed {
             Some(_) => (StatusCode::BAD_REQUEST, "bad_request".to_string(), None),
@@ -349,7 +350,7 @@ impl Modify for Security {
 /// annotation has to repeat it and none can forget it: the security of its policy, 400 for a body, path
 /// or query that does not parse, 401/403 for a route that needs a caller (not signed in; wrong role, a
 /// deactivated or blocked account, a missing CSRF token), 404 for an id in the path, 500 for an internal
-/// failure. What the rules refuse (404 for an object named in the body, 409, 422, 429) stays on each route.
+/// failure, 503 for a storage fault (disk full, database read-only). What the rules refuse (404 for an object named in the body, 409, 422, 429) stays on each route.
 struct CommonResponses;
 
 impl Modify for CommonResponses {
@@ -387,6 +388,8 @@ impl Modify for CommonResponses {
                     add("404", "No such object, or it is outside the caller's cities.");
                 }
                 add("500", "An internal failure (logged on the server).");
+                // Any request may write (a session's last-seen time at least).
+                add("503", "The server cannot store data now: its disk is full or its database is read-only (`disk_full`, `read_only`).");
             }
         }
     }

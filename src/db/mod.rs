@@ -16,7 +16,10 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 use crate::cities;
 
+pub mod fault;
 mod group;
+
+pub use fault::{Fault, log_failure};
 
 /// The schema, one entry per version: entry `n - 1` upgrades a file from version `n - 1` to `n`.
 const MIGRATIONS: &[&str] = &[include_str!("../../schema.sql"), include_str!("migrations/0002_citywide_orders.sql")];
@@ -53,6 +56,12 @@ pub enum DbError {
     /// A backup could not be written or did not check out.
     #[error("backup failed: {0}")]
     Backup(String),
+    /// The database cannot be written (read-only file or directory, full disk): refused at start.
+    #[error(
+        "cannot write the database {path}: {source}. Check that the file and its directory belong to the user \
+         running fieldservice and are writable, and that the disk has free space."
+    )]
+    NotWritable { path: PathBuf, source: rusqlite::Error },
     /// The file or its directory could not be created.
     #[error("cannot create {path}: {source}")]
     Create { path: PathBuf, source: std::io::Error },
@@ -68,6 +77,8 @@ pub struct Db {
     commits: Arc<tokio::sync::watch::Sender<u64>>,
     /// Accepts waiting to be committed together.
     group: Arc<group::Group>,
+    /// The storage fault writes last met, until one succeeds.
+    faults: Arc<fault::Faults>,
 }
 
 impl std::fmt::Debug for Db {
@@ -99,13 +110,25 @@ impl Db {
         let mut writer = Connection::open(path)?;
         configure(&writer, durability)?;
         migrate(&mut writer)?;
+        // A file the process cannot write opens read-only without complaint, and only a statement that writes
+        // finds out; the update is rolled back.
+        writer
+            .execute_batch("BEGIN IMMEDIATE; UPDATE scheduler_lease SET owner = owner; ROLLBACK;")
+            .map_err(|source| DbError::NotWritable { path: path.to_path_buf(), source })?;
         let manager = SqliteConnectionManager::file(path).with_init(move |c| {
             configure(c, durability)?;
             c.pragma_update(None, "query_only", "ON")
         });
         let pool = Pool::builder().max_size(8).build(manager)?;
         let commits = Arc::new(tokio::sync::watch::Sender::new(0));
-        Ok(Self { path: path.to_path_buf(), pool, writer: Arc::new(Mutex::new(writer)), commits, group: Arc::default() })
+        Ok(Self {
+            path: path.to_path_buf(),
+            pool,
+            writer: Arc::new(Mutex::new(writer)),
+            commits,
+            group: Arc::default(),
+            faults: Arc::default(),
+        })
     }
 
     /// The database file.
@@ -117,14 +140,33 @@ impl Db {
     /// Blocking: call it from a blocking thread (see [`Db::write_blocking`]).
     pub fn write<T, E>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, E>) -> Result<T, E>
     where
-        E: From<rusqlite::Error>,
+        E: From<rusqlite::Error> + std::error::Error + 'static,
     {
-        let mut conn = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let value = f(&tx)?;
-        tx.commit()?;
-        self.commits.send_modify(|n| *n = n.wrapping_add(1));
-        Ok(value)
+        let written = (|| {
+            let mut conn = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let value = f(&tx)?;
+            tx.commit()?;
+            Ok(value)
+        })();
+        self.written(&written);
+        written
+    }
+
+    /// Wakes the live pages after a commit, and keeps the storage fault state.
+    fn written<T, E: std::error::Error + 'static>(&self, result: &Result<T, E>) {
+        match result {
+            Ok(_) => {
+                self.faults.succeeded();
+                self.commits.send_modify(|n| *n = n.wrapping_add(1));
+            }
+            Err(error) => self.faults.failed(error),
+        }
+    }
+
+    /// The storage fault writes last met (disk full, read-only), until one succeeds again.
+    pub fn fault(&self) -> Option<Fault> {
+        self.faults.current()
     }
 
     /// [`Db::write`] for short independent writes that many callers make at once (masters accepting
@@ -133,12 +175,10 @@ impl Db {
     pub fn write_grouped<T, E>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, E> + Send + 'static) -> Result<T, E>
     where
         T: Send + 'static,
-        E: From<rusqlite::Error> + Send + 'static,
+        E: From<rusqlite::Error> + std::error::Error + Send + 'static,
     {
         let result = self.group.write(&self.writer, f);
-        if result.is_ok() {
-            self.commits.send_modify(|n| *n = n.wrapping_add(1));
-        }
+        self.written(&result);
         result
     }
 
@@ -164,7 +204,7 @@ impl Db {
     ) -> Result<T, E>
     where
         T: Send + 'static,
-        E: From<rusqlite::Error> + Send + 'static,
+        E: From<rusqlite::Error> + std::error::Error + Send + 'static,
     {
         let db = self.clone();
         tokio::task::spawn_blocking(move || db.write(f)).await.expect("database task panicked")

@@ -109,7 +109,7 @@ impl IntoResponse for WebError {
             WebError::Refused(error, lang) => {
                 let status = crate::api::status_of(&error);
                 if status.is_server_error() {
-                    tracing::error!(%error, "page failed");
+                    crate::db::log_failure(&error, "page failed");
                 }
                 let page = ErrorPage { tr: Tr(lang), status: status.as_u16(), message: error.message(lang) };
                 (status, render(&page)).into_response()

@@ -63,7 +63,7 @@ impl IntoResponse for MobileError {
             MobileError::Refused(error, lang) => {
                 let status = crate::api::status_of(&error);
                 if status.is_server_error() {
-                    tracing::error!(%error, "master page failed");
+                    crate::db::log_failure(&error, "master page failed");
                 }
                 let staff = matches!(error, Error::Forbidden);
                 render_with(status, &ErrorPage { tr: Tr(lang), message: error.message(lang), staff })
