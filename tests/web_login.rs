@@ -35,6 +35,23 @@ async fn a_wrong_password_is_shown_on_the_form_with_the_login_kept_and_never_lea
 }
 
 #[tokio::test]
+async fn next_and_back_never_lead_to_another_site_nor_fail() {
+    let app = WebApp::start(t0()).await;
+    // Each of these a browser would follow to evil.example (tabs and newlines are dropped, `\\` read as `/`),
+    // and a raw newline used to fail the answer with a 500.
+    let tricks = ["/\t/evil.example", "/\n/evil.example", "/\r\n/evil.example", "/%09/evil.example", "/\\evil.example", "//evil.example", "/\x0b/evil.example"];
+    for trick in tricks {
+        let mut browser = app.anonymous();
+        let lang = browser.get(&format!("/lang/en?{}", serde_urlencoded::to_string([("back", trick)]).unwrap())).await;
+        assert_eq!((lang.status, lang.location.as_deref()), (StatusCode::SEE_OTHER, Some("/")), "back={trick:?}");
+        let form = browser.get(&format!("/login?{}", serde_urlencoded::to_string([("next", trick)]).unwrap())).await;
+        assert!(form.has("name=\"next\" value=\"/\""), "next={trick:?}: {}", form.html);
+        let signed_in = browser.post_raw("/login", &[("login", "logist"), ("password", "demo"), ("next", trick)]).await;
+        assert_eq!((signed_in.status, signed_in.location.as_deref()), (StatusCode::SEE_OTHER, Some("/")), "next={trick:?}");
+    }
+}
+
+#[tokio::test]
 async fn five_failures_lock_the_login_with_the_time_to_try_again() {
     let app = WebApp::start(t0()).await;
     let mut browser = app.anonymous();
