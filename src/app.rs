@@ -68,6 +68,9 @@ pub fn router(state: AppState) -> Router {
                 .make_span_with(tower_http::trace::DefaultMakeSpan::new().level(tracing::Level::INFO))
                 .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO)),
         );
+    // Pages and API answers carry names, phones and addresses: no browser or proxy keeps a copy (a shared
+    // computer's back button, a corporate cache). The static files set their own revalidation.
+    app = app.layer(tower_http::set_header::SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store")));
     for (name, value) in SECURITY_HEADERS {
         app = app.layer(tower_http::set_header::SetResponseHeaderLayer::if_not_present(
             header::HeaderName::from_static(name),

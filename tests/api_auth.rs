@@ -113,7 +113,31 @@ async fn behind_https_the_cookie_is_secure() {
         .send()
         .await
         .unwrap();
-    assert!(response.headers()["set-cookie"].to_str().unwrap().contains("; Secure"));
+    let cookie = response.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(cookie.starts_with("__Host-fs_session=") && cookie.contains("; Secure") && cookie.contains("Path=/"), "{cookie}");
+    assert!(!cookie.contains("Domain"), "{cookie}");
+    let pair = cookie.split(';').next().unwrap().to_string();
+    let me = |pair: String, proto: &'static str| {
+        app.http.get(format!("{}/api/v1/auth/me", app.base)).header("cookie", pair).header("x-forwarded-proto", proto).send()
+    };
+    assert_eq!(me(pair.clone(), "https").await.unwrap().status(), StatusCode::OK);
+    // Over HTTPS a cookie without the prefix (one a neighbouring site could have planted) is not a session.
+    let planted = pair.replace("__Host-fs_session", "fs_session");
+    assert_eq!(me(planted, "https").await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    let plain = app.login("admin", "correct horse").await;
+    assert!(plain.headers()["set-cookie"].to_str().unwrap().starts_with("fs_session="), "plain HTTP keeps the plain name");
+}
+
+#[tokio::test]
+async fn signed_in_answers_are_never_stored_by_a_cache() {
+    let app = spawn_app().await;
+    let s = app.session("admin").await;
+    for path in ["/api/v1/auth/me", "/api/v1/tokens", "/api/v1/orders"] {
+        let response = app.get(path, &s).send().await.unwrap();
+        assert_eq!(response.headers()["cache-control"], "no-store", "{path}");
+    }
+    let css = app.http.get(format!("{}/static/web.css", app.base)).send().await.unwrap();
+    assert_eq!(css.headers()["cache-control"], "no-cache", "static files are revalidated, not refused to caches");
 }
 
 #[tokio::test]

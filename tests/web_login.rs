@@ -20,6 +20,9 @@ async fn an_anonymous_visitor_is_sent_to_the_login_form_and_back_after_signing_i
     let board = browser.get("/").await;
     assert_eq!(board.status, StatusCode::OK);
     assert!(board.has("logist · логист"), "the header names the user and his role");
+    let http = reqwest::Client::new();
+    let raw = http.get(format!("{}/", app.base)).header("cookie", browser.cookies.join("; ")).send().await.unwrap();
+    assert_eq!((raw.status(), raw.headers()["cache-control"].to_str().unwrap()), (StatusCode::OK, "no-store"), "a signed-in page is not kept by caches");
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{ApiError, Body, Caller, CallerLang, ErrorBody, PathParam, SESSION_COOKIE, StaffCaller, bearer, read, session_cookie, write};
+use super::{ApiError, Body, Caller, CallerLang, ErrorBody, PathParam, StaffCaller, bearer, read, session_cookie, write};
 use crate::app::AppState;
 use crate::auth::{self as accounts, Owner, Principal, TokenInfo};
 use crate::domain::{CityId, StaffRole};
@@ -77,9 +77,9 @@ pub struct TokenIssued {
 }
 
 pub(crate) fn session_cookie_header(headers: &HeaderMap, value: &str, max_age: i64) -> HeaderValue {
-    let https = headers.get("x-forwarded-proto").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
-    let secure = if https { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!("{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"))
+    let secure = if super::https(headers) { "; Secure" } else { "" };
+    let name = super::session_cookie_name(headers);
+    HeaderValue::from_str(&format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"))
         .expect("a hex token is a valid header value")
 }
 

@@ -165,9 +165,24 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Option<String> {
     value.strip_prefix("Bearer ").map(|t| t.trim().to_string())
 }
 
-/// The value of the session cookie.
+/// The session cookie over HTTPS: the `__Host-` prefix makes the browser accept it only when it is
+/// `Secure`, for `/` and without `Domain` — no neighbouring site or plain-HTTP page can plant one.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-fs_session";
+
+/// Whether the browser talks HTTPS to us (a TLS-terminating proxy says so). Only the caller himself could
+/// lie here, and only to have his own cookie named and flagged for HTTPS.
+pub fn https(headers: &HeaderMap) -> bool {
+    headers.get("x-forwarded-proto").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"))
+}
+
+/// The name of the session cookie on this request's scheme.
+pub fn session_cookie_name(headers: &HeaderMap) -> &'static str {
+    if https(headers) { SECURE_SESSION_COOKIE } else { SESSION_COOKIE }
+}
+
+/// The value of the session cookie (over HTTPS only the `__Host-` one counts).
 pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
-    cookie(headers, SESSION_COOKIE)
+    cookie(headers, session_cookie_name(headers))
 }
 
 /// The value of cookie `name`.

@@ -407,8 +407,7 @@ fn csrf_token(headers: &HeaderMap) -> String {
 
 /// Renders the questionnaire and (re)sets the token's cookie for its hidden field.
 fn with_csrf_cookie(headers: &HeaderMap, status: StatusCode, page: &FormPage) -> Response {
-    let https = headers.get("x-forwarded-proto").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
-    let secure = if https { "; Secure" } else { "" };
+    let secure = if crate::api::https(headers) { "; Secure" } else { "" };
     let value = format!("{CSRF_COOKIE}={}; Path=/m/invite; HttpOnly; SameSite=Strict; Max-Age={CSRF_MAX_AGE_SECONDS}{secure}", page.csrf);
     let cookie = HeaderValue::from_str(&value).expect("a hex token is a valid header value");
     (status, [(header::SET_COOKIE, cookie), (header::CACHE_CONTROL, HeaderValue::from_static("no-store"))], render(page)).into_response()
