@@ -1,7 +1,6 @@
 //! The HTTP side: the router and the server — the health check, a status page, the JSON API (`api`) and
 //! the staff pages (`web`), all over the same state.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use askama::Template;
@@ -93,9 +92,8 @@ async fn not_found(uri: axum::http::Uri, headers: axum::http::HeaderMap) -> Resp
 /// Serves `router(state)` on an already bound listener until `shutdown` resolves, then finishes the
 /// requests in flight.
 pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
+    let timeouts = crate::server::Timeouts { header: state.config.header_timeout, idle: state.config.idle_timeout };
+    crate::server::run(listener, router(state), timeouts, shutdown).await
 }
 
 /// The health of the installation, for monitors.
