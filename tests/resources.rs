@@ -207,3 +207,67 @@ fn a_silent_or_idle_connection_is_closed_after_the_timeout() {
     assert!(closed_within(stalled, Duration::from_secs(6)).is_some(), "a stalled body is not waited for forever");
     assert_eq!(server.healthz(Duration::from_secs(2)), Some(200));
 }
+
+/// The status a server answers to a request whose body (`length` bytes announced) stops after 64 KiB:
+/// an answer means the request was refused before its body was read.
+fn status_before_the_body(server: &Server, head: &str, length: usize) -> Option<u16> {
+    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(stream, "{head}Host: localhost\r\nContent-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: {length}\r\n\r\n").unwrap();
+    stream.write_all(b"--XyZ\r\nContent-Disposition: form-data; name=\"passport\"; filename=\"p.jpg\"\r\n\r\n").unwrap();
+    stream.write_all(&vec![0u8; 64 * 1024]).unwrap();
+    let mut status = [0u8; 12];
+    stream.read_exact(&mut status).ok()?;
+    std::str::from_utf8(&status[9..12]).ok()?.parse().ok()
+}
+
+#[test]
+fn an_upload_is_refused_before_its_body_when_the_caller_may_not_send_it() {
+    let server = Server::start(&[], None);
+    let length = 23 << 20;
+    // A made-up invite: the questionnaire's body is not read at all.
+    let invite = status_before_the_body(&server, "POST /m/invite/made-up-token HTTP/1.1\r\n", length);
+    assert!(invite.is_some_and(|s| s >= 400), "made-up invite: {invite:?}");
+    // Signed out: the staff order form, the master's act upload, a master's document.
+    assert_eq!(status_before_the_body(&server, "POST /orders/new HTTP/1.1\r\n", length), Some(303));
+    assert_eq!(status_before_the_body(&server, "POST /m/orders/1/close HTTP/1.1\r\n", length), Some(303));
+    assert_eq!(status_before_the_body(&server, "POST /api/v1/me/orders/1/close HTTP/1.1\r\n", length), Some(401));
+    assert_eq!(status_before_the_body(&server, "POST /api/v1/me/documents HTTP/1.1\r\n", length), Some(401));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn eight_order_forms_with_a_hundred_megabytes_of_files_each_stay_under_100_mb() {
+    let server = Server::start(&[], None);
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let signed_in = http.post(format!("{}/login", server.base())).form(&[("login", "admin"), ("password", PASSWORD)]).send().await.unwrap();
+    assert_eq!(signed_in.status(), reqwest::StatusCode::SEE_OTHER);
+    let cookie = signed_in.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let page = http.get(format!("{}/orders/new", server.base())).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    let csrf = page.split("name=\"csrf\" value=\"").nth(1).and_then(|rest| rest.split('"').next()).expect("the form's CSRF field").to_string();
+    // One 10 MiB PDF in the test's memory, sent ten times by each of eight forms.
+    let mut pdf = b"%PDF-1.4\n".to_vec();
+    pdf.resize(10 << 20, b' ');
+    let pdf = axum::body::Bytes::from(pdf);
+    let watch = server.watch_rss();
+    let forms: Vec<_> = (0..8)
+        .map(|_| {
+            let mut form = reqwest::multipart::Form::new().text("csrf", csrf.clone()).text("client_name", "Иван");
+            for n in 0..10 {
+                let part = reqwest::multipart::Part::stream(pdf.clone()).file_name(format!("scan{n}.pdf")).mime_str("application/pdf").unwrap();
+                form = form.part("attachments", part);
+            }
+            let request = http.post(format!("{}/orders/new", server.base())).header("cookie", &cookie).multipart(form);
+            tokio::spawn(async move { request.send().await.unwrap().status() })
+        })
+        .collect();
+    for form in forms {
+        let status = form.await.unwrap();
+        assert!(status.is_client_error() || status.is_redirection(), "{status}");
+    }
+    eprintln!("8 forms × 100 MiB: peak RSS {} MB", watch.peak_mb());
+    // Each form used to be held whole in memory: 859 MB at the peak, 808 MB kept.
+    assert!(watch.peak_mb() < 100, "peak RSS {} MB", watch.peak_mb());
+    drop(watch);
+    let left: Vec<_> = std::fs::read_dir(server._dir.path().join("data").join("files")).map(|dir| dir.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
+    assert!(left.is_empty(), "the refused forms' files are gone: {left:?}");
+}
