@@ -127,7 +127,7 @@ fn record_attempt(conn: &Connection, now: DateTime<Utc>, login: &str, ip: &str, 
 
 /// A login in progress: what was read before the password is checked.
 #[derive(Debug, Clone)]
-pub struct Attempt<A> {
+struct Attempt<A> {
     /// The login as recorded for throttling (a staff login in lower case, a master's normalised phone).
     login: String,
     ip: String,
@@ -138,7 +138,7 @@ pub struct Attempt<A> {
 }
 
 /// The first step of a staff login, on a read connection: the throttle and the account.
-pub fn begin_staff(conn: &Connection, now: DateTime<Utc>, login: &str, ip: &str, tz: Tz) -> Result<Attempt<(StaffId, bool)>> {
+fn begin_staff(conn: &Connection, now: DateTime<Utc>, login: &str, ip: &str, tz: Tz) -> Result<Attempt<(StaffId, bool)>> {
     let login = login.trim().to_lowercase();
     check_throttle(conn, now, &login, ip, tz)?;
     let row: Option<(StaffId, String, bool)> = conn
@@ -153,7 +153,7 @@ pub fn begin_staff(conn: &Connection, now: DateTime<Utc>, login: &str, ip: &str,
 /// The last step of a staff login, in the write transaction: records the try (commit it also when this
 /// refuses) and answers. A wrong password and an unknown login answer alike; a deactivated account is
 /// named only to whoever knows its password.
-pub fn finish_staff(conn: &Connection, now: DateTime<Utc>, attempt: &Attempt<(StaffId, bool)>, verified: bool, tz: Tz) -> Result<Staff> {
+fn finish_staff(conn: &Connection, now: DateTime<Utc>, attempt: &Attempt<(StaffId, bool)>, verified: bool, tz: Tz) -> Result<Staff> {
     // Checked again in the writer: tries that ran side by side were each let through by `begin_staff`.
     check_throttle(conn, now, &attempt.login, &attempt.ip, tz)?;
     record_attempt(conn, now, &attempt.login, &attempt.ip, verified)?;
@@ -165,7 +165,7 @@ pub fn finish_staff(conn: &Connection, now: DateTime<Utc>, attempt: &Attempt<(St
 }
 
 /// The first step of a master login by phone (any common spelling), on a read connection.
-pub fn begin_master(conn: &Connection, now: DateTime<Utc>, phone_raw: &str, ip: &str, tz: Tz) -> Result<Attempt<MasterId>> {
+fn begin_master(conn: &Connection, now: DateTime<Utc>, phone_raw: &str, ip: &str, tz: Tz) -> Result<Attempt<MasterId>> {
     let phone = phone::normalize(phone_raw).ok_or_else(|| invalid("phone", "phone"))?;
     check_throttle(conn, now, &phone, ip, tz)?;
     let row: Option<(MasterId, Option<String>)> = conn
@@ -177,7 +177,7 @@ pub fn begin_master(conn: &Connection, now: DateTime<Utc>, phone_raw: &str, ip: 
 
 /// The last step of a master login, like [`finish_staff`]; refuses a blocked or deleted master with the
 /// reason.
-pub fn finish_master(conn: &Connection, now: DateTime<Utc>, attempt: &Attempt<MasterId>, verified: bool, tz: Tz) -> Result<MasterAccount> {
+fn finish_master(conn: &Connection, now: DateTime<Utc>, attempt: &Attempt<MasterId>, verified: bool, tz: Tz) -> Result<MasterAccount> {
     check_throttle(conn, now, &attempt.login, &attempt.ip, tz)?;
     record_attempt(conn, now, &attempt.login, &attempt.ip, verified)?;
     match attempt.account {

@@ -45,6 +45,8 @@ struct Open {
     last_active: Arc<AtomicU64>,
     /// Asks the connection to close (after its request in flight, if any).
     close: Arc<Notify>,
+    /// Already asked: a busy connection (a live page's event stream) may take long to go.
+    asked: bool,
 }
 
 /// The open connections, so the least recently active one can be closed when the cap is reached.
@@ -60,11 +62,16 @@ impl Registry {
         self.open.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Closes the least recently active connection; false when there is none.
+    /// Asks the least recently active connection not yet asked to close; false when there is none.
     fn close_quietest(&self) -> bool {
-        let open = self.lock();
-        let quietest = open.values().min_by_key(|c| c.last_active.load(Ordering::Relaxed));
-        quietest.inspect(|c| c.close.notify_one()).is_some()
+        let mut open = self.lock();
+        let quietest = open.values_mut().filter(|c| !c.asked).min_by_key(|c| c.last_active.load(Ordering::Relaxed));
+        quietest
+            .map(|c| {
+                c.asked = true;
+                c.close.notify_one();
+            })
+            .is_some()
     }
 }
 
@@ -105,7 +112,7 @@ pub async fn run(listener: TcpListener, router: Router, timeouts: Timeouts, shut
         next_id += 1;
         let last_active = Arc::new(AtomicU64::new(elapsed_ms(started)));
         let close = Arc::new(Notify::new());
-        registry.lock().insert(id, Open { last_active: last_active.clone(), close: close.clone() });
+        registry.lock().insert(id, Open { last_active: last_active.clone(), close: close.clone(), asked: false });
         let io = Watched { inner: stream, idle: timeouts.idle, deadline: Box::pin(tokio::time::sleep(timeouts.idle)), last_active, started };
         let (registry, mut stopping, alive) = (registry.clone(), stopping.clone(), alive.clone());
         tokio::spawn(async move {
