@@ -181,6 +181,10 @@ async fn receive(field: &mut Field<'_>, data_dir: &Path, file_name: &str) -> Res
     }
     out.flush().await.map_err(|e| storage(e, &path))?;
     drop(out);
+    if size == 0 {
+        // Empty chunks only: the part a browser sends for a file input left empty.
+        return Ok(Outcome::Empty);
+    }
     let path = partial.0.take().expect("set above");
     Ok(Outcome::File(uploads::received(path, size, head, file_name)))
 }
