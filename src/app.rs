@@ -1,7 +1,6 @@
 //! The HTTP side: the router and the server — the health check, a status page, the JSON API (`api`) and
 //! the staff pages (`web`), all over the same state.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use askama::Template;
@@ -68,6 +67,9 @@ pub fn router(state: AppState) -> Router {
                 .make_span_with(tower_http::trace::DefaultMakeSpan::new().level(tracing::Level::INFO))
                 .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO)),
         );
+    // Pages and API answers carry names, phones and addresses: no browser or proxy keeps a copy (a shared
+    // computer's back button, a corporate cache). The static files set their own revalidation.
+    app = app.layer(tower_http::set_header::SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store")));
     for (name, value) in SECURITY_HEADERS {
         app = app.layer(tower_http::set_header::SetResponseHeaderLayer::if_not_present(
             header::HeaderName::from_static(name),
@@ -90,9 +92,8 @@ async fn not_found(uri: axum::http::Uri, headers: axum::http::HeaderMap) -> Resp
 /// Serves `router(state)` on an already bound listener until `shutdown` resolves, then finishes the
 /// requests in flight.
 pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
+    let timeouts = crate::server::Timeouts { header: state.config.header_timeout, idle: state.config.idle_timeout };
+    crate::server::run(listener, router(state), timeouts, shutdown).await
 }
 
 /// The health of the installation, for monitors.

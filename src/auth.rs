@@ -3,10 +3,10 @@
 
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use sha2::{Digest, Sha256};
 
-use crate::db::{at, ms};
+use crate::db::{Db, at, ms};
 use crate::domain::{CityId, MasterId, StaffId};
 use crate::error::{Error, Result, invalid};
 use crate::password;
@@ -87,27 +87,34 @@ pub fn hash_secret(secret: &str) -> String {
     out
 }
 
-/// Refuses a login while the account or the address has [`MAX_FAILURES`] failures in the window, naming
-/// the local time (in `tz`) when the next try is allowed.
+/// Refuses a login from an address with [`MAX_FAILURES`] failures in the window, and a login into an
+/// account with as many — unless the address has no failure at all in the window: whoever knows a login
+/// could otherwise keep its owner locked out all day. Names the local time (in `tz`) of the next try.
 fn check_throttle(conn: &Connection, now: DateTime<Utc>, login: &str, ip: &str, tz: Tz) -> Result<()> {
     let since = ms(now - THROTTLE_WINDOW);
-    let mut until: Option<i64> = None;
-    for (column, value) in [("login", login), ("ip", ip)] {
+    let failures = |column: &str, value: &str| -> Result<(i64, Option<i64>)> {
         let sql = format!(
             "SELECT COUNT(*), MIN(created_at) FROM (SELECT created_at FROM login_attempts
              WHERE {column} = ?1 AND succeeded = 0 AND created_at > ?2 ORDER BY created_at DESC LIMIT ?3)"
         );
-        let (failures, oldest): (i64, Option<i64>) =
-            conn.prepare_cached(&sql)?.query_row(params![value, since, MAX_FAILURES], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        if failures >= MAX_FAILURES
-            && let Some(oldest) = oldest
-        {
-            let next = oldest + THROTTLE_WINDOW.num_milliseconds();
-            until = Some(until.map_or(next, |u| u.max(next)));
+        Ok(conn.prepare_cached(&sql)?.query_row(params![value, since, MAX_FAILURES], |r| Ok((r.get(0)?, r.get(1)?)))?)
+    };
+    let (from_address, oldest_from_address) = failures("ip", ip)?;
+    let oldest = if from_address >= MAX_FAILURES {
+        oldest_from_address
+    } else if from_address > 0 {
+        match failures("login", login)? {
+            (into_account, oldest) if into_account >= MAX_FAILURES => oldest,
+            _ => None,
         }
-    }
-    match until {
-        Some(next) => Err(Error::Throttled { until: at(next).with_timezone(&tz).format("%H:%M").to_string() }),
+    } else {
+        None
+    };
+    match oldest {
+        Some(oldest) => {
+            let next = at(oldest + THROTTLE_WINDOW.num_milliseconds());
+            Err(Error::Throttled { until: next.with_timezone(&tz).format("%H:%M").to_string() })
+        }
         None => Ok(()),
     }
 }
@@ -118,10 +125,20 @@ fn record_attempt(conn: &Connection, now: DateTime<Utc>, login: &str, ip: &str, 
     Ok(())
 }
 
-/// Checks a staff login. A wrong password and an unknown login answer alike; a deactivated account is
-/// named only to whoever knows its password. Every try is recorded for throttling — commit the
-/// transaction also when this refuses.
-pub fn login_staff(conn: &Connection, now: DateTime<Utc>, login: &str, password: &str, ip: &str, tz: Tz) -> Result<Staff> {
+/// A login in progress: what was read before the password is checked.
+#[derive(Debug, Clone)]
+struct Attempt<A> {
+    /// The login as recorded for throttling (a staff login in lower case, a master's normalised phone).
+    login: String,
+    ip: String,
+    /// The account the login leads to, if any.
+    account: Option<A>,
+    /// Its password hash, if it has one.
+    hash: Option<String>,
+}
+
+/// The first step of a staff login, on a read connection: the throttle and the account.
+fn begin_staff(conn: &Connection, now: DateTime<Utc>, login: &str, ip: &str, tz: Tz) -> Result<Attempt<(StaffId, bool)>> {
     let login = login.trim().to_lowercase();
     check_throttle(conn, now, &login, ip, tz)?;
     let row: Option<(StaffId, String, bool)> = conn
@@ -129,29 +146,71 @@ pub fn login_staff(conn: &Connection, now: DateTime<Utc>, login: &str, password:
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })
         .optional()?;
-    let verified = row.as_ref().is_some_and(|(_, hash, _)| password::verify(password, hash));
-    record_attempt(conn, now, &login, ip, verified)?;
-    match row {
-        Some((id, _, true)) if verified => staff::load_active(conn, id)?.ok_or(Error::AccountDisabled),
-        Some((_, _, false)) if verified => Err(Error::AccountDisabled),
+    let (account, hash) = row.map_or((None, None), |(id, hash, active)| (Some((id, active)), Some(hash)));
+    Ok(Attempt { login, ip: ip.to_string(), account, hash })
+}
+
+/// The last step of a staff login, in the write transaction: records the try (commit it also when this
+/// refuses) and answers. A wrong password and an unknown login answer alike; a deactivated account is
+/// named only to whoever knows its password.
+fn finish_staff(conn: &Connection, now: DateTime<Utc>, attempt: &Attempt<(StaffId, bool)>, verified: bool, tz: Tz) -> Result<Staff> {
+    // Checked again in the writer: tries that ran side by side were each let through by `begin_staff`.
+    check_throttle(conn, now, &attempt.login, &attempt.ip, tz)?;
+    record_attempt(conn, now, &attempt.login, &attempt.ip, verified)?;
+    match attempt.account {
+        Some((id, true)) if verified => staff::load_active(conn, id)?.ok_or(Error::AccountDisabled),
+        Some((_, false)) if verified => Err(Error::AccountDisabled),
         _ => Err(Error::BadCredentials),
     }
 }
 
-/// Checks a master login by phone (any common spelling) and password; refuses a blocked or deleted master
-/// with the reason. Records the try like [`login_staff`].
-pub fn login_master(conn: &Connection, now: DateTime<Utc>, phone_raw: &str, password: &str, ip: &str, tz: Tz) -> Result<MasterAccount> {
+/// The first step of a master login by phone (any common spelling), on a read connection.
+fn begin_master(conn: &Connection, now: DateTime<Utc>, phone_raw: &str, ip: &str, tz: Tz) -> Result<Attempt<MasterId>> {
     let phone = phone::normalize(phone_raw).ok_or_else(|| invalid("phone", "phone"))?;
     check_throttle(conn, now, &phone, ip, tz)?;
     let row: Option<(MasterId, Option<String>)> = conn
         .query_row("SELECT id, password_hash FROM masters WHERE phone = ?1 AND is_deleted = 0", [&phone], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
-    let verified = row.as_ref().is_some_and(|(_, hash)| hash.as_deref().is_some_and(|h| password::verify(password, h)));
-    record_attempt(conn, now, &phone, ip, verified)?;
-    match row {
-        Some((id, _)) if verified => master_account(conn, id),
+    let (account, hash) = row.map_or((None, None), |(id, hash)| (Some(id), hash));
+    Ok(Attempt { login: phone, ip: ip.to_string(), account, hash })
+}
+
+/// The last step of a master login, like [`finish_staff`]; refuses a blocked or deleted master with the
+/// reason.
+fn finish_master(conn: &Connection, now: DateTime<Utc>, attempt: &Attempt<MasterId>, verified: bool, tz: Tz) -> Result<MasterAccount> {
+    check_throttle(conn, now, &attempt.login, &attempt.ip, tz)?;
+    record_attempt(conn, now, &attempt.login, &attempt.ip, verified)?;
+    match attempt.account {
+        Some(id) if verified => master_account(conn, id),
         _ => Err(Error::BadCredentials),
     }
+}
+
+/// A staff login from start to end, then `then` (start a session) in the same write. The password is
+/// checked outside any transaction — it takes a while on purpose, and the writer is shared by everyone.
+pub async fn sign_in_staff<T: Send + 'static>(
+    db: &Db,
+    now: DateTime<Utc>,
+    (login, password, ip): (String, String, String),
+    tz: Tz,
+    then: impl FnOnce(&Transaction<'_>, DateTime<Utc>, Staff) -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let attempt = db.read_blocking(move |c| begin_staff(c, now, &login, &ip, tz)).await?;
+    let verified = password::verify_off_thread(password, attempt.hash.clone()).await;
+    db.write_blocking(move |tx| Ok::<_, Error>(finish_staff(tx, now, &attempt, verified, tz).and_then(|staff| then(tx, now, staff)))).await?
+}
+
+/// A master login from start to end, like [`sign_in_staff`].
+pub async fn sign_in_master<T: Send + 'static>(
+    db: &Db,
+    now: DateTime<Utc>,
+    (phone, password, ip): (String, String, String),
+    tz: Tz,
+    then: impl FnOnce(&Transaction<'_>, DateTime<Utc>, MasterAccount) -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let attempt = db.read_blocking(move |c| begin_master(c, now, &phone, &ip, tz)).await?;
+    let verified = password::verify_off_thread(password, attempt.hash.clone()).await;
+    db.write_blocking(move |tx| Ok::<_, Error>(finish_master(tx, now, &attempt, verified, tz).and_then(|master| then(tx, now, master)))).await?
 }
 
 /// A master allowed to use the system now; blocked and deleted accounts are refused with the reason.

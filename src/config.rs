@@ -2,7 +2,7 @@
 //! A missing file means the built-in defaults; a malformed file or value stops start-up with a message
 //! naming the key and what is wrong.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use chrono_tz::Tz;
@@ -28,6 +28,49 @@ pub struct Config {
     pub durability: Durability,
     /// Log filter (`info`, `debug`, `fieldservice=debug,tower_http=info` …).
     pub log_level: String,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (login throttling); empty: none.
+    pub trusted_proxies: Vec<Network>,
+    /// How long a client may take to send a request's headers.
+    pub header_timeout: std::time::Duration,
+    /// How long a connection may stay open with no request in progress.
+    pub idle_timeout: std::time::Duration,
+}
+
+/// An address or a network (`10.0.0.0/8`, `::1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Network {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl Network {
+    /// Parses `addr` or `addr/prefix`.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let (addr, prefix) = match raw.trim().split_once('/') {
+            Some((addr, prefix)) => (addr.parse::<IpAddr>().ok()?, Some(prefix.parse::<u8>().ok()?)),
+            None => (raw.trim().parse::<IpAddr>().ok()?, None),
+        };
+        let bits = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = prefix.unwrap_or(bits);
+        (prefix <= bits).then_some(Self { addr, prefix })
+    }
+
+    /// Whether `ip` is in this network (an IPv4-mapped IPv6 address counts as its IPv4 address).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        let keep = |bits: u32, width: u32| if bits == 0 { 0 } else { u128::MAX << (width - bits) };
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = keep(u32::from(self.prefix), 32) as u32;
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = keep(u32::from(self.prefix), 128);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
 }
 
 impl Default for Config {
@@ -40,6 +83,9 @@ impl Default for Config {
             language: Lang::Ru,
             durability: Durability::Full,
             log_level: "info".into(),
+            trusted_proxies: Vec::new(),
+            header_timeout: std::time::Duration::from_secs(30),
+            idle_timeout: std::time::Duration::from_secs(120),
         }
     }
 }
@@ -69,10 +115,24 @@ struct FileConfig {
     language: Option<String>,
     durability: Option<String>,
     log_level: Option<String>,
+    trusted_proxies: Option<Vec<String>>,
+    header_timeout_seconds: Option<u64>,
+    idle_timeout_seconds: Option<u64>,
 }
 
 /// The keys, for the environment overrides (`FIELDSERVICE_<KEY>`).
-const KEYS: [&str; 7] = ["listen", "data_dir", "database", "timezone", "language", "durability", "log_level"];
+const KEYS: [&str; 10] = [
+    "listen",
+    "data_dir",
+    "database",
+    "timezone",
+    "language",
+    "durability",
+    "log_level",
+    "trusted_proxies",
+    "header_timeout_seconds",
+    "idle_timeout_seconds",
+];
 
 impl Config {
     /// Reads `path` (absent = defaults) and applies the environment `env` (usually `std::env::vars()`).
@@ -91,7 +151,11 @@ impl Config {
             ("timezone", file.timezone, origin.clone()),
             ("language", file.language, origin.clone()),
             ("durability", file.durability, origin.clone()),
-            ("log_level", file.log_level, origin),
+            ("log_level", file.log_level, origin.clone()),
+            // A list in the file, comma-separated in the environment.
+            ("trusted_proxies", file.trusted_proxies.map(|list| list.join(",")), origin.clone()),
+            ("header_timeout_seconds", file.header_timeout_seconds.map(|s| s.to_string()), origin.clone()),
+            ("idle_timeout_seconds", file.idle_timeout_seconds.map(|s| s.to_string()), origin),
         ];
         for (name, value) in env {
             let Some(key) = name.strip_prefix("FIELDSERVICE_").map(str::to_ascii_lowercase) else { continue };
@@ -127,6 +191,15 @@ impl Config {
                     tracing_subscriber::EnvFilter::try_new(&value).map_err(|e| bad(format!("is not a valid log filter ({e})")))?;
                     config.log_level = value;
                 }
+                "trusted_proxies" => {
+                    config.trusted_proxies = value
+                        .split(',')
+                        .filter(|item| !item.trim().is_empty())
+                        .map(|item| Network::parse(item).ok_or_else(|| bad(format!("must list addresses or networks like 127.0.0.1 or 10.0.0.0/8, got {item:?}"))))
+                        .collect::<Result<_, _>>()?;
+                }
+                "header_timeout_seconds" => config.header_timeout = seconds(&value).map_err(bad)?,
+                "idle_timeout_seconds" => config.idle_timeout = seconds(&value).map_err(bad)?,
                 _ => unreachable!("raw lists exactly KEYS"),
             }
         }
@@ -134,6 +207,13 @@ impl Config {
             config.database = config.data_dir.join("fieldservice.db");
         }
         Ok(config)
+    }
+}
+
+fn seconds(value: &str) -> Result<std::time::Duration, String> {
+    match value.trim().parse::<u64>() {
+        Ok(n @ 1..=3600) => Ok(std::time::Duration::from_secs(n)),
+        _ => Err(format!("must be a number of seconds from 1 to 3600, got {value:?}")),
     }
 }
 
@@ -187,7 +267,22 @@ mod tests {
         assert!(err.contains("FIELDSERVICE_LISTEN") && err.contains("`listen`"), "{err}");
         let err = load(Some("lissten = \"x\""), &[]).unwrap_err().to_string();
         assert!(err.contains("lissten"), "{err}");
+        let err = load(Some("trusted_proxies = [\"10.0.0.0/33\"]"), &[]).unwrap_err().to_string();
+        assert!(err.contains("`trusted_proxies`") && err.contains("10.0.0.0/33"), "{err}");
+        let err = load(Some("idle_timeout_seconds = 0"), &[]).unwrap_err().to_string();
+        assert!(err.contains("`idle_timeout_seconds`"), "{err}");
         let err = load(Some("listen = ["), &[]).unwrap_err().to_string();
         assert!(err.contains("fieldservice.toml"), "{err}");
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_networks() {
+        let config = load(Some("trusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\", \"fd00::/8\"]"), &[]).unwrap();
+        let trusted = |ip: &str| config.trusted_proxies.iter().any(|n| n.contains(ip.parse().unwrap()));
+        assert!(trusted("127.0.0.1") && trusted("10.20.30.40") && trusted("fd12::1") && trusted("::ffff:10.1.1.1"));
+        assert!(!trusted("127.0.0.2") && !trusted("11.0.0.1") && !trusted("::1"));
+        let config = load(None, &[("FIELDSERVICE_TRUSTED_PROXIES", "::1, 192.168.0.0/16")]).unwrap();
+        assert_eq!(config.trusted_proxies.len(), 2);
+        assert!(load(None, &[]).unwrap().trusted_proxies.is_empty(), "none by default");
     }
 }

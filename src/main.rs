@@ -174,6 +174,8 @@ fn serve(config: Config, with_demo: bool) -> Result<ExitCode, String> {
             println!("{} already has data; serving it as it is", config.database.display());
         }
     }
+    fieldservice::process::tune();
+    fieldservice::uploads::remove_incoming(&config.data_dir);
     // Database work runs on blocking threads; more of them than the read pool has connections only adds
     // thread switches when a thousand masters press "accept" at once.
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -99,6 +99,8 @@ enum Kind {
     Bool,
     Time,
     Text(usize),
+    /// A web link of at most this many characters, or empty (or `-`) for none.
+    Link(usize),
 }
 
 /// The editable keys with their kinds (the single list used for reading, validating and listing).
@@ -121,7 +123,7 @@ const KEYS: &[(&str, Kind)] = &[
     ("commission_high_threshold_kop", Kind::Int(0, 1_000_000_000)),
     ("commission_deadline_hours", Kind::Int(1, 168)),
     ("support_contact", Kind::Text(200)),
-    ("support_faq_url", Kind::Text(500)),
+    ("support_faq_url", Kind::Link(500)),
     ("master_signup_requires_invite", Kind::Bool),
 ];
 
@@ -162,7 +164,19 @@ fn parse(key: &'static str, kind: &Kind, raw: &str) -> Result<Value> {
         Kind::Time => parse_time(raw).map(Value::Time).ok_or_else(|| invalid(key, "time")),
         Kind::Text(max) if raw.chars().count() <= max => Ok(Value::Text(raw.to_string())),
         Kind::Text(max) => Err(invalid(key, format!("max_len:{max}"))),
+        Kind::Link(max) if raw.chars().count() > max => Err(invalid(key, format!("max_len:{max}"))),
+        Kind::Link(_) if raw.is_empty() || raw == "-" || web_link(raw) => Ok(Value::Text(raw.to_string())),
+        Kind::Link(_) => Err(invalid(key, "web_link")),
     }
+}
+
+/// An `http:` or `https:` address with a host: the only links shown to masters as `href`, so that a
+/// setting can never carry `javascript:` or `data:` into their pages.
+fn web_link(raw: &str) -> bool {
+    let lower = raw.to_ascii_lowercase();
+    let Some(rest) = lower.strip_prefix("https://").or_else(|| lower.strip_prefix("http://")) else { return false };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    !host.is_empty() && !raw.chars().any(|c| c.is_whitespace() || c.is_control() || c == '"' || c == '<' || c == '>')
 }
 
 impl Settings {
@@ -282,6 +296,21 @@ mod tests {
         assert!(Settings::update(&c, Utc::now(), &[("working_hours_start", "21:00")]).is_err());
         let s = Settings::update(&c, Utc::now(), &[("working_hours_start", "9:05")]).unwrap();
         assert_eq!(s.working_hours_start, NaiveTime::from_hms_opt(9, 5, 0).unwrap());
+    }
+
+    #[test]
+    fn the_faq_link_is_a_web_address_or_nothing() {
+        let c = conn();
+        for bad in ["javascript:alert(1)", "JavaScript:alert(1)", "data:text/html,x", "//evil.example", "https://", "faq.example", "https://x.example/a b"] {
+            let err = Settings::update(&c, Utc::now(), &[("support_faq_url", bad)]).unwrap_err();
+            assert_eq!(err.to_string(), "invalid support_faq_url: web_link", "{bad}");
+        }
+        for good in ["https://faq.example/masters?x=1", "http://faq.example", "", "-"] {
+            assert_eq!(Settings::update(&c, Utc::now(), &[("support_faq_url", good)]).unwrap().support_faq_url, good);
+        }
+        // A value stored before this check is not shown as a link either.
+        c.execute("UPDATE settings SET value = 'javascript:alert(1)' WHERE key = 'support_faq_url'", []).unwrap();
+        assert_eq!(Settings::load(&c).unwrap().support_faq_url, "");
     }
 
     #[test]

@@ -56,30 +56,87 @@ pub fn path_of(data_dir: &Path, key: &str) -> Option<PathBuf> {
     valid_key(key).then(|| data_dir.join(FILES_DIR).join(key))
 }
 
-/// Checks and stores an upload: 1 byte to 10 MiB, an image (JPEG/PNG/WebP/HEIC) or a PDF by content.
-/// Refusals name the field `file`. Blocking file I/O.
-pub fn store(data_dir: &Path, bytes: &[u8], original_name: &str) -> Result<StoredFile> {
-    let size = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
+/// Bytes of the start of a file kept to judge its type (the signatures `infer` reads are all within it).
+pub const HEAD_BYTES: usize = 8 * 1024;
+
+/// An upload written to a temporary file under the data directory as it arrived, not yet checked: the
+/// request's memory does not grow with its files. The file is deleted when the last clone is dropped,
+/// unless [`keep`] has moved it into place.
+#[derive(Debug, Clone)]
+pub struct Received(std::sync::Arc<Incoming>);
+
+#[derive(Debug)]
+struct Incoming {
+    path: PathBuf,
+    size: u64,
+    head: Vec<u8>,
+    name: String,
+}
+
+impl Drop for Incoming {
+    fn drop(&mut self) {
+        if let Err(error) = std::fs::remove_file(&self.path)
+            && error.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(%error, path = %self.path.display(), "could not remove an unused upload");
+        }
+    }
+}
+
+impl Received {
+    /// The name it had on the sender's disk.
+    pub fn name(&self) -> &str {
+        &self.0.name
+    }
+}
+
+/// Where an upload is written while it arrives: beside the stored files (so keeping it is a rename),
+/// under a name no storage key can have.
+pub fn incoming_path(data_dir: &Path) -> Result<PathBuf> {
+    let dir = data_dir.join(FILES_DIR);
+    std::fs::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
+    Ok(dir.join(format!("{}.incoming", random_key())))
+}
+
+/// Deletes uploads left half-received by a server that stopped while they arrived. Run at start-up.
+pub fn remove_incoming(data_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(data_dir.join(FILES_DIR)) else { return };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().ends_with(".incoming") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// A file written to [`incoming_path`]: `size` bytes, starting with `head`.
+pub fn received(path: PathBuf, size: u64, head: Vec<u8>, original_name: &str) -> Received {
+    Received(std::sync::Arc::new(Incoming { path, size, head, name: original_name.to_string() }))
+}
+
+/// Checks and keeps an upload: 1 byte to 10 MiB, an image (JPEG/PNG/WebP/HEIC) or a PDF by content, moved
+/// into place under a new key. Refusals name the field `file`. Blocking file I/O.
+pub fn keep(received: &Received) -> Result<StoredFile> {
+    let incoming = &received.0;
+    let size = i64::try_from(incoming.size).unwrap_or(i64::MAX);
     if !(1..=MAX_FILE_BYTES).contains(&size) {
         return Err(invalid("file", "file_size"));
     }
-    let mime_type = detect(bytes).ok_or_else(|| invalid("file", "file_type"))?;
-    let dir = data_dir.join(FILES_DIR);
-    std::fs::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
+    let mime_type = detect(&incoming.head).ok_or_else(|| invalid("file", "file_type"))?;
     let storage_key = random_key();
-    let target = dir.join(&storage_key);
-    let partial = dir.join(format!("{storage_key}.part"));
-    let written = std::fs::File::create_new(&partial)
-        .and_then(|mut file| {
-            file.write_all(bytes)?;
-            file.sync_all()
-        })
-        .and_then(|()| std::fs::rename(&partial, &target));
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&partial);
-        return Err(io_error(&target, e));
-    }
-    Ok(StoredFile { storage_key, file_name: clean_name(original_name), mime_type: mime_type.into(), size })
+    let target = incoming.path.with_file_name(&storage_key);
+    std::fs::File::open(&incoming.path)
+        .and_then(|file| file.sync_all())
+        .and_then(|()| std::fs::rename(&incoming.path, &target))
+        .map_err(|e| io_error(&target, e))?;
+    Ok(StoredFile { storage_key, file_name: clean_name(&incoming.name), mime_type: mime_type.into(), size })
+}
+
+/// Checks and stores an upload held in memory, like [`keep`]. Blocking file I/O.
+pub fn store(data_dir: &Path, bytes: &[u8], original_name: &str) -> Result<StoredFile> {
+    let path = incoming_path(data_dir)?;
+    std::fs::File::create_new(&path).and_then(|mut file| file.write_all(bytes)).map_err(|e| io_error(&path, e))?;
+    let head = bytes[..bytes.len().min(HEAD_BYTES)].to_vec();
+    keep(&received(path, bytes.len() as u64, head, original_name))
 }
 
 /// Deletes a stored file (an upload whose transaction was refused); a missing file is fine.

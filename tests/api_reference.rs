@@ -269,6 +269,10 @@ async fn settings_are_validated_as_a_whole_and_only_for_global_admins() {
     assert_eq!(refusal(app.put(&app.admin, "/api/v1/settings", json!({"no_such_key": "1"})).await).2, "setting");
     assert_eq!(refusal(app.put(&app.admin, "/api/v1/settings", json!({"working_hours_start": "21:00"})).await).2, "working_hours_end");
     assert_eq!(app.put(&app.admin, "/api/v1/settings", json!({"distribution_rounds": [3]})).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        refusal(app.put(&app.admin, "/api/v1/settings", json!({"support_faq_url": "javascript:alert(1)"})).await),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid".into(), "support_faq_url".into())
+    );
     assert_eq!(app.count("SELECT COUNT(*) FROM settings"), 0, "nothing saved");
 
     let (status, saved) = app.put(&app.admin, "/api/v1/settings", json!({"distribution_rounds": 3, "working_hours_start": "9:05", "citywide_fallback": false})).await;

@@ -169,10 +169,14 @@ async fn bad_settings_are_shown_beside_their_fields_and_nothing_is_saved() {
     let hours = admin.post("/settings", &late).await;
     assert!(hours.has("id=\"working_hours_end-error\""), "{}", hours.html);
     assert_eq!(admin.post_raw("/settings", &[("distribution_rounds", "4")]).await.status, StatusCode::FORBIDDEN, "no CSRF token");
+    let mut script = good_sla(&fields);
+    script[12] = ("support_faq_url", "javascript:alert(1)");
+    let link = admin.post("/settings", &script).await;
+    assert_eq!(link.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(link.has("id=\"support_faq_url-error\"") && link.has("https://"), "{}", link.html);
     assert_eq!(snapshot(&app), before);
 
-    let mut good = fields.to_vec();
-    good[3] = ("distribution_sla_seconds", "180");
+    let good = good_sla(&fields);
     let saved = admin.post("/settings", &good).await;
     assert_eq!(saved.location.as_deref(), Some("/settings?ok=settings_saved"));
     let stored = |key: &str| one::<String>(&app, "SELECT value FROM settings WHERE key = ?1", [key]);
@@ -180,6 +184,13 @@ async fn bad_settings_are_shown_beside_their_fields_and_nothing_is_saved() {
     assert_eq!(one::<i64>(&app, "SELECT COUNT(*) FROM settings WHERE key = 'no_candidates_grace_seconds'", []), 0, "untouched: it follows the SLA");
     let page = admin.get("/settings?ok=settings_saved").await;
     assert!(page.has("Настройки сохранены.") && page.has("value=\"180\"") && !page.has("id=\"citywide_fallback\" name=\"citywide_fallback\" value=\"true\" checked"));
+}
+
+/// The settings form of the test above with a valid SLA.
+fn good_sla<'a>(fields: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut good = fields.to_vec();
+    good[3] = ("distribution_sla_seconds", "180");
+    good
 }
 
 /// Raises an escalation alert for the first Moscow order, to Moscow's dispatchers and admins.

@@ -20,6 +20,9 @@ async fn an_anonymous_visitor_is_sent_to_the_login_form_and_back_after_signing_i
     let board = browser.get("/").await;
     assert_eq!(board.status, StatusCode::OK);
     assert!(board.has("logist · логист"), "the header names the user and his role");
+    let http = reqwest::Client::new();
+    let raw = http.get(format!("{}/", app.base)).header("cookie", browser.cookies.join("; ")).send().await.unwrap();
+    assert_eq!((raw.status(), raw.headers()["cache-control"].to_str().unwrap()), (StatusCode::OK, "no-store"), "a signed-in page is not kept by caches");
 }
 
 #[tokio::test]
@@ -32,6 +35,23 @@ async fn a_wrong_password_is_shown_on_the_form_with_the_login_kept_and_never_lea
     assert!(browser.cookies.is_empty());
     let ok = browser.post_raw("/login", &[("login", "logist"), ("password", "demo"), ("next", "//evil.example")]).await;
     assert_eq!(ok.location.as_deref(), Some("/"));
+}
+
+#[tokio::test]
+async fn next_and_back_never_lead_to_another_site_nor_fail() {
+    let app = WebApp::start(t0()).await;
+    // Each of these a browser would follow to evil.example (tabs and newlines are dropped, `\\` read as `/`),
+    // and a raw newline used to fail the answer with a 500.
+    let tricks = ["/\t/evil.example", "/\n/evil.example", "/\r\n/evil.example", "/%09/evil.example", "/\\evil.example", "//evil.example", "/\x0b/evil.example"];
+    for trick in tricks {
+        let mut browser = app.anonymous();
+        let lang = browser.get(&format!("/lang/en?{}", serde_urlencoded::to_string([("back", trick)]).unwrap())).await;
+        assert_eq!((lang.status, lang.location.as_deref()), (StatusCode::SEE_OTHER, Some("/")), "back={trick:?}");
+        let form = browser.get(&format!("/login?{}", serde_urlencoded::to_string([("next", trick)]).unwrap())).await;
+        assert!(form.has("name=\"next\" value=\"/\""), "next={trick:?}: {}", form.html);
+        let signed_in = browser.post_raw("/login", &[("login", "logist"), ("password", "demo"), ("next", trick)]).await;
+        assert_eq!((signed_in.status, signed_in.location.as_deref()), (StatusCode::SEE_OTHER, Some("/")), "next={trick:?}");
+    }
 }
 
 #[tokio::test]

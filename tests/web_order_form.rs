@@ -315,6 +315,19 @@ async fn files_are_stored_with_the_order_and_an_eleventh_is_refused() {
     let wrong = logist.post_multipart("/orders/new", text).await;
     assert!(wrong.has("id=\"attachments-error\""), "{}", wrong.html);
     assert_eq!((orders(&app), stored_files(&app)), (before, 2));
+
+    // Files go to disk as they arrive, but text is held in memory: a 100 KiB "comment" is refused.
+    let mut long = fields.clone();
+    long.push(("comment", "я".repeat(50 * 1024)));
+    let too_long = logist.post_multipart("/orders/new", multipart(&long, 1)).await;
+    assert_eq!(too_long.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", too_long.html);
+    assert_eq!((orders(&app), stored_files(&app)), (before, 2), "nothing created, the file received is gone");
+
+    // A browser sends an empty part, without a name, for the file input left empty.
+    let none_chosen = multipart(&fields, 0).part("attachments", Part::bytes(Vec::new()).file_name("").mime_str("application/octet-stream").unwrap());
+    let created_without = logist.post_multipart("/orders/new", none_chosen).await;
+    assert_eq!(created_without.status, StatusCode::SEE_OTHER, "{}", created_without.html);
+    assert_eq!(stored_files(&app), 2);
 }
 
 #[tokio::test]

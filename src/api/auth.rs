@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{ApiError, Body, Caller, CallerLang, ErrorBody, PathParam, SESSION_COOKIE, StaffCaller, bearer, read, session_cookie, write};
+use super::{ApiError, Body, Caller, CallerLang, ErrorBody, PathParam, StaffCaller, bearer, read, session_cookie, write};
 use crate::app::AppState;
 use crate::auth::{self as accounts, Owner, Principal, TokenInfo};
 use crate::domain::{CityId, StaffRole};
@@ -77,9 +77,9 @@ pub struct TokenIssued {
 }
 
 pub(crate) fn session_cookie_header(headers: &HeaderMap, value: &str, max_age: i64) -> HeaderValue {
-    let https = headers.get("x-forwarded-proto").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
-    let secure = if https { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!("{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"))
+    let secure = if super::https(headers) { "; Secure" } else { "" };
+    let name = super::session_cookie_name(headers);
+    HeaderValue::from_str(&format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"))
         .expect("a hex token is a valid header value")
 }
 
@@ -88,15 +88,13 @@ pub(crate) fn session_cookie_header(headers: &HeaderMap, value: &str, max_age: i
     responses((status = 200, body = SessionStarted), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn post_staff_login(State(state): State<AppState>, CallerLang(lang): CallerLang, ip: ClientIp, headers: HeaderMap, Body(input): Body<StaffLogin>) -> Result<Response, ApiError> {
     let tz = state.config.timezone;
-    // Committed also when refused: the failed try counts for throttling.
-    let outcome = write(&state, lang, move |tx, now| {
-        Ok(accounts::login_staff(tx, now, &input.login, &input.password, &ip.0, tz).and_then(|staff| {
-            let session = accounts::start_session(tx, now, Owner::Staff(staff.id))?;
-            Ok((staff, session))
-        }))
+    let credentials = (input.login, input.password, ip.0);
+    let (staff, session) = accounts::sign_in_staff(&state.db, state.clock.now(), credentials, tz, |tx, now, staff| {
+        let session = accounts::start_session(tx, now, Owner::Staff(staff.id))?;
+        Ok((staff, session))
     })
-    .await?;
-    let (staff, session) = outcome.map_err(|e| ApiError::new(e, lang))?;
+    .await
+    .map_err(|e| ApiError::new(e, lang))?;
     let cookie = session_cookie_header(&headers, &session.token, accounts::STAFF_SESSION_IDLE.num_seconds());
     let body = SessionStarted { csrf_token: session.csrf, me: Me::from(&Principal::Staff(staff)) };
     Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
@@ -108,14 +106,14 @@ async fn post_staff_login(State(state): State<AppState>, CallerLang(lang): Calle
         (status = 429, body = ErrorBody)))]
 async fn post_master_login(State(state): State<AppState>, CallerLang(lang): CallerLang, ip: ClientIp, Body(input): Body<MasterLogin>) -> Result<Json<TokenIssued>, ApiError> {
     let tz = state.config.timezone;
-    let outcome = write(&state, lang, move |tx, now| {
-        Ok(accounts::login_master(tx, now, &input.phone, &input.password, &ip.0, tz).and_then(|master| {
-            let (id, token) = accounts::create_token(tx, now, Owner::Master(master.id), "login")?;
-            Ok(TokenIssued { id, token, me: Me::from(&Principal::Master(master)) })
-        }))
+    let credentials = (input.phone, input.password, ip.0);
+    accounts::sign_in_master(&state.db, state.clock.now(), credentials, tz, |tx, now, master| {
+        let (id, token) = accounts::create_token(tx, now, Owner::Master(master.id), "login")?;
+        Ok(TokenIssued { id, token, me: Me::from(&Principal::Master(master)) })
     })
-    .await?;
-    outcome.map(Json).map_err(|e| ApiError::new(e, lang))
+    .await
+    .map(Json)
+    .map_err(|e| ApiError::new(e, lang))
 }
 
 /// Signs out: ends the session (clearing its cookie) or revokes the bearer token used.
@@ -189,8 +187,8 @@ pub struct ClientIp(pub String);
 impl axum::extract::FromRequestParts<AppState> for ClientIp {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &AppState) -> Result<Self, ApiError> {
-        Ok(Self(super::client_ip(parts)))
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &AppState) -> Result<Self, ApiError> {
+        Ok(Self(super::client_ip(parts, &state.config.trusted_proxies)))
     }
 }
 

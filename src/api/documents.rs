@@ -43,9 +43,9 @@ pub struct DocumentForm {
     responses((status = 201, body = MasterDocument), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn post_document(State(state): State<AppState>, caller: MasterCaller, form: Result<Multipart, MultipartRejection>) -> Result<(StatusCode, Json<MasterDocument>), ApiError> {
     let (master, lang) = (caller.id, caller.lang);
-    let form = UploadForm::read(form, "file", lang).await?;
+    let form = UploadForm::read(&state, form, "file", lang).await?;
     let kind = DocumentKind::parse(form.field("kind").unwrap_or_default()).map_err(|e| ApiError::new(e, lang))?;
-    let stored = form.store(&state).await.map_err(|e| ApiError::new(e, lang))?;
+    let stored = form.store().await.map_err(|e| ApiError::new(e, lang))?;
     let key = stored.storage_key.clone();
     // The rule names the refused file by its kind (the sign-up form's field); here the file is `file`.
     let attached = write(&state, lang, move |tx, now| {

@@ -128,9 +128,9 @@ async fn post_close(
     form: Result<Multipart, MultipartRejection>,
 ) -> Result<Json<MyOrder>, ApiError> {
     let (master, lang) = (caller.id, caller.lang);
-    let form = UploadForm::read(form, "act", lang).await?;
+    let form = UploadForm::read(&state, form, "act", lang).await?;
     let amount = form.field("amount").map(str::to_string);
-    let stored = form.store(&state).await.map_err(|e| ApiError::new(e, lang))?;
+    let stored = form.store().await.map_err(|e| ApiError::new(e, lang))?;
     let key = stored.storage_key.clone();
     let closed = write(&state, lang, move |tx, now| {
         work::close(tx, now, master, id, amount.as_deref(), &stored)?;

@@ -11,7 +11,7 @@ pub mod orders;
 pub mod reference;
 pub mod staff;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
@@ -26,6 +26,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::app::AppState;
+use crate::config::Network;
 use crate::auth::{self as accounts, Principal};
 use crate::domain::{MasterId, StaffRole};
 use crate::error::Error;
@@ -135,9 +136,29 @@ impl FromRequestParts<AppState> for CallerLang {
     }
 }
 
-/// The client's address, for login throttling.
-pub fn client_ip(parts: &Parts) -> String {
-    parts.extensions.get::<ConnectInfo<SocketAddr>>().map_or_else(|| "unknown".into(), |c| c.0.ip().to_string())
+/// The client's address, for login throttling: the connection's peer, or — when the peer is one of the
+/// `trusted` proxies — the last address in `X-Forwarded-For` that is not itself a trusted proxy (the
+/// addresses before it were written by the client and prove nothing). An IPv6 client counts as its /64
+/// network, which is what one subscriber gets.
+pub fn client_ip(parts: &Parts, trusted: &[Network]) -> String {
+    let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() else { return "unknown".into() };
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|net| net.contains(ip));
+    let mut client = peer.ip().to_canonical();
+    if is_trusted(client) {
+        let forwarded = parts.headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(','));
+        let hops: Vec<&str> = forwarded.map(str::trim).collect();
+        for hop in hops.iter().rev() {
+            let Ok(ip) = hop.parse::<IpAddr>() else { break };
+            client = ip.to_canonical();
+            if !is_trusted(client) {
+                break;
+            }
+        }
+    }
+    match client {
+        IpAddr::V6(v6) => format!("{}/64", std::net::Ipv6Addr::from(u128::from(v6) & (u128::MAX << 64))),
+        v4 => v4.to_string(),
+    }
 }
 
 pub(crate) fn bearer(headers: &HeaderMap) -> Option<String> {
@@ -145,9 +166,24 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Option<String> {
     value.strip_prefix("Bearer ").map(|t| t.trim().to_string())
 }
 
-/// The value of the session cookie.
+/// The session cookie over HTTPS: the `__Host-` prefix makes the browser accept it only when it is
+/// `Secure`, for `/` and without `Domain` — no neighbouring site or plain-HTTP page can plant one.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-fs_session";
+
+/// Whether the browser talks HTTPS to us (a TLS-terminating proxy says so). Only the caller himself could
+/// lie here, and only to have his own cookie named and flagged for HTTPS.
+pub fn https(headers: &HeaderMap) -> bool {
+    headers.get("x-forwarded-proto").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"))
+}
+
+/// The name of the session cookie on this request's scheme.
+pub fn session_cookie_name(headers: &HeaderMap) -> &'static str {
+    if https(headers) { SECURE_SESSION_COOKIE } else { SESSION_COOKIE }
+}
+
+/// The value of the session cookie (over HTTPS only the `__Host-` one counts).
 pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
-    cookie(headers, SESSION_COOKIE)
+    cookie(headers, session_cookie_name(headers))
 }
 
 /// The value of cookie `name`.

@@ -40,8 +40,7 @@ async fn post_staff(State(state): State<AppState>, caller: StaffCaller, Body(inp
     // Refused before the (deliberately slow) hash, which runs outside the write transaction.
     caller.require(&[StaffRole::GlobalAdmin])?;
     crate::password::check(&input.password).map_err(|e| ApiError::new(e, caller.lang))?;
-    let secret = input.password.clone();
-    let hash = tokio::task::spawn_blocking(move || password::hash(&secret)).await.expect("password hashing panicked");
+    let hash = password::hash_off_thread(input.password.clone()).await;
     let actor = caller.staff;
     let view = write(&state, caller.lang, move |tx, now| staff::add(tx, now, &actor, &input, &hash)).await?;
     Ok((StatusCode::CREATED, Json(view)))

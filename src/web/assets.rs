@@ -36,7 +36,7 @@ async fn get_static(Path(path): Path<String>, headers: HeaderMap) -> Response {
     let Some(file) = Static::get(&path) else { return StatusCode::NOT_FOUND.into_response() };
     let etag = format!("\"{}\"", file.metadata.sha256_hash().iter().take(12).map(|b| format!("{b:02x}")).collect::<String>());
     if headers.get(header::IF_NONE_MATCH).is_some_and(|v| v.as_bytes() == etag.as_bytes()) {
-        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag), (header::CACHE_CONTROL, "no-cache".to_string())]).into_response();
     }
     let headers = [(header::CONTENT_TYPE, content_type(&path).to_string()), (header::ETAG, etag), (header::CACHE_CONTROL, "no-cache".to_string())];
     (headers, file.data.into_owned()).into_response()

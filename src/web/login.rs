@@ -57,16 +57,9 @@ async fn post_login(State(state): State<AppState>, headers: HeaderMap, ip: Clien
     let tr = Tr(lang_of(&headers, state.config.language));
     let next = local_path(form.next.as_deref()).unwrap_or_else(|| "/".into());
     let tz = state.config.timezone;
-    let (login, password) = (form.login.clone(), form.password);
-    let now = state.clock.now();
-    // Committed also when refused: the failed try counts for throttling.
-    let outcome = state
-        .db
-        .write_blocking(move |tx| {
-            Ok::<_, crate::error::Error>(accounts::login_staff(tx, now, &login, &password, &ip.0, tz).and_then(|staff| accounts::start_session(tx, now, Owner::Staff(staff.id))))
-        })
-        .await
-        .and_then(|outcome| outcome);
+    let credentials = (form.login.clone(), form.password, ip.0);
+    let outcome =
+        accounts::sign_in_staff(&state.db, state.clock.now(), credentials, tz, |tx, now, staff| accounts::start_session(tx, now, Owner::Staff(staff.id))).await;
     match outcome {
         Ok(session) => {
             let cookie = session_cookie_header(&headers, &session.token, accounts::STAFF_SESSION_IDLE.num_seconds());

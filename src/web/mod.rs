@@ -83,9 +83,41 @@ pub fn lang_of(headers: &HeaderMap, default: Lang) -> Lang {
 }
 
 
-/// Where to go back to: a local path only (never another site).
+/// Where to go back to: a path on this site only. Browsers drop tabs and newlines from a `Location` and
+/// read `/\\` as `//`, so `/\t/evil.example` would leave for another site: only visible ASCII is accepted
+/// (no control character, raw or percent-encoded, which also keeps the header valid), and the path must
+/// be `/` or start with `/` and a character other than `/` or `\\` — in its percent-decoded form too.
 pub fn local_path(raw: Option<&str>) -> Option<String> {
-    raw.filter(|p| p.starts_with('/') && !p.starts_with("//") && !p.contains('\\')).map(str::to_string)
+    let raw = raw?;
+    let decoded = percent_decoded(raw);
+    let local = |p: &[u8]| match p {
+        [b'/'] => true,
+        [b'/', second, ..] => *second != b'/' && *second != b'\\',
+        _ => false,
+    };
+    let clean = raw.bytes().all(|b| b.is_ascii_graphic()) && !String::from_utf8_lossy(&decoded).chars().any(char::is_control);
+    (clean && local(raw.as_bytes()) && local(&decoded)).then(|| raw.to_string())
+}
+
+/// `raw` with its `%XX` escapes decoded (a malformed escape is kept as it is).
+fn percent_decoded(raw: &str) -> Vec<u8> {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    out
 }
 
 /// Why a page could not be shown.
@@ -371,5 +403,25 @@ pub fn rubles(kopecks: i64) -> String {
     match kopecks % 100 {
         0 => grouped,
         k => format!("{grouped},{k:02}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_path;
+
+    #[test]
+    fn only_a_path_on_this_site_is_a_place_to_go_back_to() {
+        for ok in ["/", "/orders", "/?city=1", "/orders/5?tab=a%20b", "/lang/en?back=%2F"] {
+            assert_eq!(local_path(Some(ok)).as_deref(), Some(ok), "{ok}");
+        }
+        let refused = [
+            "", "orders", "//evil.example", "/\\evil.example", "\\/evil.example", "/\t/evil.example", "/%09/evil.example",
+            "/\n/evil.example", "/x\r\nSet-Cookie: a=b", "/%0d%0aSet-Cookie:a=b", "/%2F/evil.example", "/%5Cevil.example",
+            "https://evil.example", "/ orders", "/заказы", "/x\u{7f}", "/%7f", "/%C2%85x",
+        ];
+        for bad in refused {
+            assert_eq!(local_path(Some(bad)), None, "{bad:?}");
+        }
     }
 }

@@ -29,7 +29,7 @@ use crate::reference::{self, City, StreetMatch, Viewer};
 use crate::settings::Settings;
 use crate::slots::{self, SlotOption};
 use crate::staff::Staff;
-use crate::uploads::{self, MAX_ORDER_FILES};
+use crate::uploads::{self, MAX_ORDER_FILES, Received};
 use crate::work::{MAX_FILE_BYTES, StoredFile};
 
 /// The largest form read: every allowed file at its largest, one more, and the text fields. An 11th file
@@ -318,7 +318,7 @@ async fn show(state: &AppState, who: &StaffPage, draft: Draft, error: Option<Err
 /// A submitted form: its text fields and its files, read to the end.
 struct Submitted {
     fields: HashMap<String, String>,
-    files: Vec<(String, Vec<u8>)>,
+    files: Vec<Received>,
     /// Files sent, also those beyond the limit.
     count: usize,
     too_big: bool,
@@ -337,11 +337,11 @@ impl Submitted {
             return Ok(submitted);
         }
         let mut form = Multipart::from_request(req, state).await.map_err(|_| malformed())?;
-        let parts = Parts::read(&mut form, |name| name == FILES_FIELD, MAX_ORDER_FILES).await.map_err(|_| malformed())?;
+        let parts = Parts::read(&mut form, &state.config.data_dir, |name| name == FILES_FIELD, MAX_ORDER_FILES).await.map_err(|e| e.into_error("file"))?;
         submitted.fields.extend(parts.fields);
         submitted.count = parts.files.len() + parts.dropped;
-        submitted.too_big = parts.files.iter().any(|file| file.bytes.is_none());
-        submitted.files = parts.files.into_iter().filter_map(|file| Some((file.name, file.bytes?))).collect();
+        submitted.too_big = parts.files.iter().any(|file| file.file.is_none());
+        submitted.files = parts.files.into_iter().filter_map(|file| file.file).collect();
         Ok(submitted)
     }
 
@@ -354,13 +354,13 @@ impl Submitted {
     }
 }
 
-/// Stores the files under the data directory; on a refusal the ones already stored are removed.
-async fn store_files(state: &AppState, files: Vec<(String, Vec<u8>)>) -> Result<Vec<StoredFile>, Error> {
+/// Keeps the received files under the data directory; on a refusal the ones already kept are removed.
+async fn store_files(state: &AppState, files: Vec<Received>) -> Result<Vec<StoredFile>, Error> {
     let dir = state.config.data_dir.clone();
     tokio::task::spawn_blocking(move || {
         let mut stored: Vec<StoredFile> = Vec::new();
-        for (name, bytes) in files {
-            match uploads::store(&dir, &bytes, &name) {
+        for received in files {
+            match uploads::keep(&received) {
                 Ok(file) => stored.push(file),
                 Err(error) => {
                     stored.iter().for_each(|file| uploads::remove(&dir, &file.storage_key));

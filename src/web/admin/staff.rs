@@ -127,8 +127,7 @@ fn new_staff(pairs: &Pairs) -> Result<(NewStaff, bool), Error> {
 
 /// The (deliberately slow) hash, off the async threads and outside the write transaction.
 async fn hash(secret: &str) -> String {
-    let secret = secret.to_string();
-    tokio::task::spawn_blocking(move || password::hash(&secret)).await.expect("password hashing panicked")
+    password::hash_off_thread(secret.to_string()).await
 }
 
 async fn post_staff(State(state): State<AppState>, who: StaffPage, CsrfForm(pairs): CsrfForm<Pairs>) -> Result<Response, WebError> {

@@ -346,16 +346,9 @@ struct LoginForm {
 async fn post_login(State(state): State<AppState>, headers: HeaderMap, ip: ClientIp, axum::Form(form): axum::Form<LoginForm>) -> Response {
     let tr = Tr(lang_of(&headers, state.config.language));
     let tz = state.config.timezone;
-    let (phone, password) = (form.phone.clone(), form.password);
-    let now = state.clock.now();
-    // Committed also when refused: the failed try counts for throttling.
-    let outcome = state
-        .db
-        .write_blocking(move |tx| {
-            Ok::<_, Error>(accounts::login_master(tx, now, &phone, &password, &ip.0, tz).and_then(|master| accounts::start_session(tx, now, Owner::Master(master.id))))
-        })
-        .await
-        .and_then(|outcome| outcome);
+    let credentials = (form.phone.clone(), form.password, ip.0);
+    let outcome =
+        accounts::sign_in_master(&state.db, state.clock.now(), credentials, tz, |tx, now, master| accounts::start_session(tx, now, Owner::Master(master.id))).await;
     match outcome {
         Ok(session) => {
             let cookie = session_cookie_header(&headers, &session.token, accounts::MASTER_SESSION_IDLE.num_seconds());

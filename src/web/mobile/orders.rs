@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::{Bar, MasterPage, MobileError, act, address, local, page, slot, zone};
-use crate::api::files::{Parts, UploadForm};
+use crate::api::files::{Parts, ReadError, UploadForm};
 use crate::api::master_side::CLOSE_BODY_LIMIT;
 use crate::app::AppState;
 use crate::auth::Principal;
@@ -180,16 +180,17 @@ async fn get_close(State(state): State<AppState>, who: MasterPage, Path(id): Pat
 async fn post_close(State(state): State<AppState>, who: MasterPage, Path(id): Path<OrderId>, form: Result<Multipart, MultipartRejection>) -> Result<Response, MobileError> {
     let malformed = || who.refused(invalid("form", "malformed"));
     let Ok(mut form) = form else { return Err(malformed()) };
-    let upload = match Parts::read(&mut form, |name| name == "act", 1).await {
+    let upload = match Parts::read(&mut form, &state.config.data_dir, |name| name == "act", 1).await {
         Ok(parts) => UploadForm::of(parts, "act"),
-        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return close_form(&state, &who, id, String::new(), Some(invalid("act", "file_size"))).await,
-        Err(_) => return Err(malformed()),
+        Err(ReadError::TooLarge) => return close_form(&state, &who, id, String::new(), Some(invalid("act", "file_size"))).await,
+        Err(error @ (ReadError::Storage(_) | ReadError::TextTooLong)) => return Err(who.refused(error.into_error("act"))),
+        Err(ReadError::Malformed(_)) => return Err(malformed()),
     };
     if upload.field(crate::web::CSRF_FIELD) != Some(who.csrf.as_str()) {
         return Err(who.refused(Error::CsrfFailed));
     }
     let amount = upload.field("amount").unwrap_or_default().to_string();
-    let stored = match upload.store(&state).await {
+    let stored = match upload.store().await {
         Ok(stored) => stored,
         Err(error) => return close_form(&state, &who, id, amount, Some(error)).await,
     };

@@ -244,18 +244,20 @@ async fn post_form(
     form: Result<Multipart, MultipartRejection>,
 ) -> Response {
     let tr = tr_of(&headers, &state);
+    // The invite first: an unknown one is refused before its (up to 24 MB) body is read.
+    let city = match usable(&state, tr, &token).await {
+        Ok(city) => city,
+        Err(page) => return page,
+    };
     let submitted = match form {
-        Ok(form) => Submitted::read(form).await,
+        Ok(form) => Submitted::read(form, &state.config.data_dir).await,
         Err(_) => Err(Unreadable::Malformed),
     };
     let submitted = match submitted {
         Ok(submitted) => submitted,
         Err(Unreadable::TooLarge) => return WebError::Refused(invalid("file", "file_size"), tr.0).into_response(),
         Err(Unreadable::Malformed) => return WebError::Refused(invalid("form", "malformed"), tr.0).into_response(),
-    };
-    let city = match usable(&state, tr, &token).await {
-        Ok(city) => city,
-        Err(page) => return page,
+        Err(Unreadable::Storage(error)) => return WebError::Refused(error, tr.0).into_response(),
     };
     let sent_csrf = submitted.csrf.as_deref().unwrap_or_default();
     if sent_csrf.is_empty() || cookie(&headers, CSRF_COOKIE).as_deref() != Some(sent_csrf) {
@@ -301,7 +303,7 @@ async fn sign_up<'a>(state: &AppState, token: &str, submitted: &'a Submitted) ->
         None
     });
     let mut chosen = |kind: DocumentKind, upload: &'a Upload| match upload {
-        Upload::File(name, bytes) => Some((name.as_str(), bytes.as_slice())),
+        Upload::File(received) => Some(received),
         Upload::Missing => {
             errors.push(invalid(kind.as_str(), "required"));
             None
@@ -320,11 +322,11 @@ async fn sign_up<'a>(state: &AppState, token: &str, submitted: &'a Submitted) ->
     if let (None, Some(form)) = (&prepared, checked) {
         also_refused(&form, &mut errors);
     }
-    let (Some(prepared), Some((passport_name, passport)), Some((selfie_name, selfie)), true) = (prepared, passport, selfie, errors.is_empty()) else {
+    let (Some(prepared), Some(passport), Some(selfie), true) = (prepared, passport, selfie, errors.is_empty()) else {
         return Err(errors);
     };
-    let passport = store(state, DocumentKind::Passport, passport_name, passport).await;
-    let selfie = store(state, DocumentKind::Selfie, selfie_name, selfie).await;
+    let passport = store(DocumentKind::Passport, passport).await;
+    let selfie = store(DocumentKind::Selfie, selfie).await;
     let (passport, selfie) = match (passport, selfie) {
         (Ok(passport), Ok(selfie)) => (passport, selfie),
         (passport, selfie) => {
@@ -376,11 +378,9 @@ fn also_refused(form: &Registration, errors: &mut Vec<Error>) {
     }
 }
 
-/// Stores one document's file; a refusal names the document's field.
-async fn store(state: &AppState, kind: DocumentKind, name: &str, bytes: &[u8]) -> Result<StoredFile, Error> {
-    let (dir, name, bytes) = (state.config.data_dir.clone(), name.to_string(), bytes.to_vec());
-    let stored = tokio::task::spawn_blocking(move || uploads::store(&dir, &bytes, &name)).await.expect("file store panicked");
-    stored.map_err(|e| match e {
+/// Keeps one document's file; a refusal names the document's field.
+async fn store(kind: DocumentKind, received: &uploads::Received) -> Result<StoredFile, Error> {
+    crate::api::files::keep(received.clone()).await.map_err(|e| match e {
         Error::Invalid { rule, .. } => Error::Invalid { field: kind.as_str(), rule },
         other => other,
     })
@@ -407,8 +407,7 @@ fn csrf_token(headers: &HeaderMap) -> String {
 
 /// Renders the questionnaire and (re)sets the token's cookie for its hidden field.
 fn with_csrf_cookie(headers: &HeaderMap, status: StatusCode, page: &FormPage) -> Response {
-    let https = headers.get("x-forwarded-proto").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
-    let secure = if https { "; Secure" } else { "" };
+    let secure = if crate::api::https(headers) { "; Secure" } else { "" };
     let value = format!("{CSRF_COOKIE}={}; Path=/m/invite; HttpOnly; SameSite=Strict; Max-Age={CSRF_MAX_AGE_SECONDS}{secure}", page.csrf);
     let cookie = HeaderValue::from_str(&value).expect("a hex token is a valid header value");
     (status, [(header::SET_COOKIE, cookie), (header::CACHE_CONTROL, HeaderValue::from_static("no-store"))], render(page)).into_response()

@@ -2,13 +2,15 @@
 //! [`Registration`]. What cannot be turned (an unknown skill, a district id that is not a number) is refused
 //! on its field like any other rule.
 
-use axum::extract::multipart::{Multipart, MultipartError};
-use axum::http::StatusCode;
+use std::path::Path;
 
-use crate::api::files::Parts;
+use axum::extract::multipart::Multipart;
+
+use crate::api::files::{Parts, ReadError};
 use crate::domain::{Category, DistrictId, PayoutMethod};
 use crate::error::{Error, invalid};
 use crate::signup::{Correction, OnFile, Registration};
+use crate::uploads::Received;
 
 /// Everything typed into the questionnaire, kept to show the form again after a refusal. The password is
 /// not among them: it is never written back into a page.
@@ -37,8 +39,8 @@ pub enum Upload {
     Missing,
     /// Over the upload limit (read to its end and dropped).
     TooBig,
-    /// The file's name and bytes.
-    File(String, Vec<u8>),
+    /// The file, received on disk.
+    File(Received),
 }
 
 /// The whole submitted form.
@@ -65,21 +67,25 @@ pub enum Unreadable {
     TooLarge,
     /// Not a multipart form.
     Malformed,
+    /// A text field too long, or a file that could not be written to the data directory.
+    Storage(Error),
 }
 
 impl Submitted {
     /// Reads the form to its end; text fields are kept as typed, each file up to the upload limit.
-    pub async fn read(mut form: Multipart) -> Result<Self, Unreadable> {
-        let parts = Parts::read(&mut form, |name| name == "passport" || name == "selfie", 2).await.map_err(|e: MultipartError| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE { Unreadable::TooLarge } else { Unreadable::Malformed }
+    pub async fn read(mut form: Multipart, data_dir: &Path) -> Result<Self, Unreadable> {
+        let parts = Parts::read(&mut form, data_dir, |name| name == "passport" || name == "selfie", 2).await.map_err(|e| match e {
+            ReadError::TooLarge => Unreadable::TooLarge,
+            ReadError::Malformed(_) => Unreadable::Malformed,
+            other => Unreadable::Storage(other.into_error("file")),
         })?;
         let mut out = Self::default();
         for (name, text) in parts.fields {
             out.take(&name, text);
         }
         for file in parts.files {
-            let upload = match file.bytes {
-                Some(bytes) => Upload::File(file.name, bytes),
+            let upload = match file.file {
+                Some(received) => Upload::File(received),
                 None => Upload::TooBig,
             };
             let slot = if file.field == "passport" { &mut out.passport } else { &mut out.selfie };

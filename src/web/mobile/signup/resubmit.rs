@@ -60,13 +60,14 @@ async fn get_form(State(state): State<AppState>, who: MasterPage) -> Result<Resp
 /// anything is stored.
 async fn post_form(State(state): State<AppState>, who: MasterPage, form: Result<Multipart, MultipartRejection>) -> Result<Response, MobileError> {
     let submitted = match form {
-        Ok(form) => Submitted::read(form).await,
+        Ok(form) => Submitted::read(form, &state.config.data_dir).await,
         Err(_) => Err(Unreadable::Malformed),
     };
     let submitted = match submitted {
         Ok(submitted) => submitted,
         Err(Unreadable::TooLarge) => return Err(who.refused(invalid("file", "file_size"))),
         Err(Unreadable::Malformed) => return Err(who.refused(invalid("form", "malformed"))),
+        Err(Unreadable::Storage(error)) => return Err(who.refused(error)),
     };
     if submitted.csrf.as_deref() != Some(who.csrf.as_str()) {
         return Err(who.refused(Error::CsrfFailed));
@@ -103,15 +104,15 @@ async fn correct(state: &AppState, who: &MasterPage, submitted: &Submitted) -> R
     let mut chosen = Vec::new();
     for (kind, upload) in [(DocumentKind::Passport, &submitted.passport), (DocumentKind::Selfie, &submitted.selfie)] {
         match upload {
-            Upload::File(name, bytes) => chosen.push((kind, name.as_str(), bytes.as_slice())),
+            Upload::File(received) => chosen.push((kind, received)),
             Upload::Missing => {}
             Upload::TooBig => errors.push(invalid(kind.as_str(), "file_size")),
         }
     }
     let (Some(correction), true) = (correction, errors.is_empty()) else { return Err(errors) };
     let mut stored = Vec::new();
-    for (kind, name, bytes) in chosen {
-        match store(state, kind, name, bytes).await {
+    for (kind, received) in chosen {
+        match store(kind, received).await {
             Ok(file) => stored.push((kind, file)),
             Err(error) => errors.push(error),
         }
