@@ -19,6 +19,7 @@ use crate::domain::{Category, CityId, DistrictId, MasterId, OrderId, OrderStatus
 use crate::error::{Error, Result};
 use crate::events;
 use crate::money::commissions;
+use crate::money::requisites::{self, Requisites};
 use crate::metrics;
 use crate::orders::{self, Actor, GUARANTEE_BANNER};
 use crate::password;
@@ -115,6 +116,8 @@ pub fn load_into(conn: &Connection, now: DateTime<Utc>, password_hash: &str) -> 
     let (districts, streets) = demo.create_geography()?;
     let staff = demo.create_staff(password_hash)?;
     let masters = demo.create_masters(password_hash)?;
+    // Before the orders, so that their commissions carry the requisites in their snapshots.
+    requisites::update(conn, now, &demo_requisites())?;
     demo.create_orders()?;
     let mut stmt = conn.prepare("SELECT status, COUNT(*) FROM orders GROUP BY status")?;
     let counts: HashMap<OrderStatus, i64> = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
@@ -126,6 +129,19 @@ pub fn load_into(conn: &Connection, now: DateTime<Utc>, password_hash: &str) -> 
 }
 
 // The data -----------------------------------------------------------------------------------------------
+
+/// The owner's payment requisites of the demo (product.md §4.6): card and SBP.
+fn demo_requisites() -> Requisites {
+    Requisites {
+        methods: vec!["card".into(), "sbp".into()],
+        card_number: "2200700123456789".into(),
+        card_holder: "ИП Демо Д. Д.".into(),
+        card_bank: "Т-Банк".into(),
+        sbp_phone: "+79990001122".into(),
+        sbp_bank: "Т-Банк".into(),
+        ..Requisites::default()
+    }
+}
 
 const MOSCOW: &str = "Москва";
 const SPB: &str = "Санкт-Петербург";

@@ -66,7 +66,8 @@ impl Approval {
 
 /// Approves a commission (WAIT_PAY, REPORTED or OVERDUE) with the amount paid: APPROVED, the order
 /// CLOSED. A lower amount is accepted and kept beside the commission's. Approving again changes nothing.
-#[utoipa::path(post, path = "/api/v1/commissions/{id}/approve", tag = "finance", params(("id" = i64, Path, description = "Commission id")),
+// Named: the handler shares its name with the moderation one, and operation ids must be unique.
+#[utoipa::path(post, path = "/api/v1/commissions/{id}/approve", tag = "finance", operation_id = "post_commission_approve", params(("id" = i64, Path, description = "Commission id")),
     request_body = Approval,
     responses((status = 200, body = Commission), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn post_approve(State(state): State<AppState>, caller: StaffCaller, PathParam(id): PathParam<i64>, Body(input): Body<Approval>) -> Result<Json<Commission>, ApiError> {
@@ -83,7 +84,7 @@ pub struct Rejection {
 }
 
 /// Rejects a WAIT_PAY or REPORTED commission's payment: WAIT_PAY again, the master notified with the reason.
-#[utoipa::path(post, path = "/api/v1/commissions/{id}/reject", tag = "finance", params(("id" = i64, Path, description = "Commission id")),
+#[utoipa::path(post, path = "/api/v1/commissions/{id}/reject", tag = "finance", operation_id = "post_commission_reject", params(("id" = i64, Path, description = "Commission id")),
     request_body = Rejection,
     responses((status = 200, body = Commission), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn post_reject(State(state): State<AppState>, caller: StaffCaller, PathParam(id): PathParam<i64>, Body(input): Body<Rejection>) -> Result<Json<Commission>, ApiError> {
