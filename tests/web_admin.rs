@@ -162,6 +162,7 @@ async fn bad_settings_are_shown_beside_their_fields_and_nothing_is_saved() {
         ("commission_high_rate_percent", "40"),
         ("commission_high_threshold_kop", "7 000"),
         ("commission_deadline_hours", "3"),
+        ("unblock_on_commission_paid", "true"),
     ];
     let refused = admin.post("/settings", &fields).await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);

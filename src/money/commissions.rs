@@ -334,8 +334,9 @@ pub fn list_for_staff(conn: &Connection, staff: &Staff, status: CommissionStatus
 
 /// Staff approve a commission with the amount actually paid (`None`: the commission's amount): it
 /// becomes APPROVED with both amounts kept (decisions §B.19), the order CLOSED (T13), and the master's
-/// referrers earn 10 % (level 1) and 5 % (level 2) of the paid amount, once each (§B.5). Approving an
-/// approved one again changes nothing.
+/// referrers earn 10 % (level 1) and 5 % (level 2) of the paid amount, once each (§B.5). Paying the last
+/// OVERDUE one lifts a `commission_overdue` block when `unblock_on_commission_paid` is on (D-21).
+/// Approving an approved one again changes nothing.
 pub fn approve(conn: &Connection, now: DateTime<Utc>, staff: &Staff, id: i64, paid_kop: Option<i64>) -> Result<Commission> {
     let c = for_staff(conn, staff, id)?;
     if c.status == CommissionStatus::Approved {
@@ -373,6 +374,9 @@ pub fn approve(conn: &Connection, now: DateTime<Utc>, staff: &Staff, id: i64, pa
     }
     record(conn, now, &c, "staff", "commission_approved", json!({"staff_id": staff.id, "staff": staff.login, "to": "APPROVED", "amount_kop": c.amount_kop, "paid_kop": paid}))?;
     notifications::push(conn, now, master, "commission_approved", &json!({"commission_id": id, "order_id": c.order_id, "paid_kop": paid}))?;
+    if c.status == CommissionStatus::Overdue && Settings::load(conn)?.unblock_on_commission_paid {
+        super::watchdogs::lift_if_paid(conn, now, master)?;
+    }
     for_staff(conn, staff, id)
 }
 

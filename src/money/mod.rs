@@ -4,5 +4,6 @@
 pub mod amount;
 pub mod commissions;
 pub mod requisites;
+pub mod watchdogs;
 
 pub use amount::{format_rubles, parse_amount};

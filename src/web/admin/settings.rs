@@ -59,6 +59,7 @@ const GROUPS: [(&str, &[(&str, Input)]); 5] = [
             ("commission_high_rate_percent", Input::Number),
             ("commission_high_threshold_kop", Input::Money),
             ("commission_deadline_hours", Input::Number),
+            ("unblock_on_commission_paid", Input::Flag),
         ],
     ),
     ("support", &[("support_contact", Input::Text), ("support_faq_url", Input::Text)]),
