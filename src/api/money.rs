@@ -21,7 +21,7 @@ use crate::money::parse_amount;
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SegmentQuery {
-    /// `WAIT_PAY` (default), `REPORTED`, `OVERDUE` or `APPROVED`.
+    /// `REPORTED` (default: what admins act on, decisions §B.17), `WAIT_PAY`, `OVERDUE` or `APPROVED`.
     #[param(inline)]
     pub status: Option<CommissionStatus>,
 }
@@ -31,7 +31,7 @@ pub struct SegmentQuery {
     responses((status = 200, body = StaffList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn get_commissions(State(state): State<AppState>, caller: StaffCaller, QueryParams(query): QueryParams<SegmentQuery>) -> Result<Json<StaffList>, ApiError> {
     let staff = caller.staff;
-    read(&state, caller.lang, move |c, _| commissions::list_for_staff(c, &staff, query.status.unwrap_or(CommissionStatus::WaitPay))).await.map(Json)
+    read(&state, caller.lang, move |c, _| commissions::list_for_staff(c, &staff, query.status.unwrap_or(CommissionStatus::Reported))).await.map(Json)
 }
 
 /// One commission with its order's money history (who did what, when, from which status to which).

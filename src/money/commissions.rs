@@ -50,8 +50,9 @@ impl CommissionStatus {
         [Self::WaitPay, Self::Reported, Self::Approved, Self::Overdue].into_iter().find(|s| s.as_str() == text)
     }
 
-    /// Every status, in the order the staff segments show them.
-    pub const ALL: [Self; 4] = [Self::WaitPay, Self::Reported, Self::Overdue, Self::Approved];
+    /// Every status, in the order the staff segments show them: REPORTED first, what admins act on
+    /// (decisions §B.17).
+    pub const ALL: [Self; 4] = [Self::Reported, Self::WaitPay, Self::Overdue, Self::Approved];
 }
 
 impl std::fmt::Display for CommissionStatus {

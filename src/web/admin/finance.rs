@@ -57,7 +57,7 @@ struct ListQuery {
 
 async fn get_list(State(state): State<AppState>, who: StaffPage, Query(query): Query<ListQuery>) -> Result<Response, WebError> {
     who.require(&ADMINS)?;
-    let status = query.status.as_deref().and_then(CommissionStatus::parse).unwrap_or(CommissionStatus::WaitPay);
+    let status = query.status.as_deref().and_then(CommissionStatus::parse).unwrap_or(CommissionStatus::Reported);
     let (c, list) = page(&state, &who, "finance", move |conn, staff, _| commissions::list_for_staff(conn, staff, status)).await?;
     Ok(render(&ListPage { c, list, zone: state.config.timezone.name().to_string() }))
 }
