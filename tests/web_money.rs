@@ -101,6 +101,7 @@ async fn the_money_loop_from_close_to_closed_through_the_pages() {
     let printed = format!("{} ₽", format_rubles(amount));
     assert!(pay.has(&printed) && pay.has("****6789") && pay.has("+7*** *** ** 22") && pay.has("Комиссия #8 от"), "{}", pay.html);
     assert!(pay.has("id=\"deadline\"") && pay.has("class=\"countdown\"") && pay.has("id=\"i-paid\""), "{}", pay.html);
+    assert!(master.get("/m/orders/8").await.has("id=\"to-pay\""), "the order in PAYMENT points to the payment");
     let home = master.get("/m").await;
     assert!(home.has("id=\"owed\"") && home.has(&format_rubles(amount)) && home.has("id=\"owed-badge\""), "{}", home.html);
 
