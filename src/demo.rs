@@ -18,7 +18,8 @@ use crate::db::{Db, ms};
 use crate::domain::{Category, CityId, DistrictId, MasterId, OrderId, OrderStatus, ShiftStatus, StaffId, StaffRole};
 use crate::error::{Error, Result};
 use crate::events;
-use crate::finance;
+use crate::money::commissions;
+use crate::money::requisites::{self, Requisites};
 use crate::metrics;
 use crate::orders::{self, Actor, GUARANTEE_BANNER};
 use crate::password;
@@ -115,6 +116,8 @@ pub fn load_into(conn: &Connection, now: DateTime<Utc>, password_hash: &str) -> 
     let (districts, streets) = demo.create_geography()?;
     let staff = demo.create_staff(password_hash)?;
     let masters = demo.create_masters(password_hash)?;
+    // Before the orders, so that their commissions carry the requisites in their snapshots.
+    requisites::update(conn, now, &demo_requisites())?;
     demo.create_orders()?;
     let mut stmt = conn.prepare("SELECT status, COUNT(*) FROM orders GROUP BY status")?;
     let counts: HashMap<OrderStatus, i64> = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
@@ -126,6 +129,19 @@ pub fn load_into(conn: &Connection, now: DateTime<Utc>, password_hash: &str) -> 
 }
 
 // The data -----------------------------------------------------------------------------------------------
+
+/// The owner's payment requisites of the demo (product.md §4.6): card and SBP.
+fn demo_requisites() -> Requisites {
+    Requisites {
+        methods: vec!["card".into(), "sbp".into()],
+        card_number: "2200700123456789".into(),
+        card_holder: "ИП Демо Д. Д.".into(),
+        card_bank: "Т-Банк".into(),
+        sbp_phone: "+79990001122".into(),
+        sbp_bank: "Т-Банк".into(),
+        ..Requisites::default()
+    }
+}
 
 const MOSCOW: &str = "Москва";
 const SPB: &str = "Санкт-Петербург";
@@ -845,23 +861,17 @@ impl<'c> Demo<'c> {
                 let context = json!({"master_id": master, "total_sum_kop": total});
                 orders::transition(conn, at, &order, OrderStatus::Payment, "master_uploaded_act", Actor::Master(master), &context)?;
                 conn.execute("UPDATE orders SET total_sum_kop = ?2 WHERE id = ?1", params![id, total])?;
-                let commission = finance::create_commission(conn, at, id)?;
+                let commission = commissions::create(conn, at, id)?;
                 events::record(conn, at, Some(id), "master", "closed", json!({"master_id": master, "to": OrderStatus::Payment, "total_sum_kop": total, "commission_id": commission}))?;
             }
             Step::Approve(who) => {
-                let (commission, amount, created): (i64, i64, i64) = conn.query_row(
-                    "SELECT id, amount_kop, created_at FROM commissions WHERE order_id = ?1",
-                    [id],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )?;
+                let (commission, created): (i64, i64) =
+                    conn.query_row("SELECT id, created_at FROM commissions WHERE order_id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))?;
                 // The master pressed "I paid" halfway between the act and the approval.
-                let reported = created + (ms(at) - created) / 2;
-                conn.execute(
-                    "UPDATE commissions SET status = 'REPORTED', paid_reported_at = ?2, updated_at = ?2 WHERE id = ?1",
-                    params![commission, reported],
-                )?;
+                let reported = crate::db::at(created + (ms(at) - created) / 2);
+                commissions::report_paid(conn, reported, assigned(&order)?, commission)?;
                 let staff = staff::load_active(conn, self.staff[&who])?.ok_or(Error::NotFound { what: "staff" })?;
-                finance::approve(conn, at, &staff, commission, amount)?;
+                commissions::approve(conn, at, &staff, commission, None)?;
             }
             Step::Cancel(who, reason) => {
                 let staff = staff::load_active(conn, self.staff[&who])?.ok_or(Error::NotFound { what: "staff" })?;

@@ -11,6 +11,7 @@ use crate::app::AppState;
 use crate::engine::{self, TickOptions, TickReport};
 use crate::error::Result;
 use crate::masters;
+use crate::money::watchdogs;
 use crate::settings::Settings;
 
 /// Break watchdog and reminder interval (distribution.md §4.3).
@@ -24,13 +25,16 @@ pub fn tick_step(state: &AppState, now: DateTime<Utc>) -> Result<TickReport> {
 }
 
 /// One watchdog step: expired breaks put masters off shift (first, so that nobody is reminded of a
-/// break that is already over), then reminders for breaks ending soon.
+/// break that is already over), then reminders for breaks ending soon; then the commission watchdogs
+/// (deadline reminders, overdue → blocked; product.md §4.5), in their own transaction.
 pub fn watchdog_step(state: &AppState, now: DateTime<Utc>) -> Result<(usize, usize)> {
-    state.db.write(|tx| {
+    let (expired, reminded) = state.db.write(|tx| {
         let expired = masters::expire_breaks(tx, now)?;
         let reminded = masters::remind_breaks(tx, now)?;
-        Ok((expired.len(), reminded.len()))
-    })
+        Ok::<_, crate::error::Error>((expired.len(), reminded.len()))
+    })?;
+    let money = state.db.write(|tx| Ok::<_, crate::error::Error>(watchdogs::run(tx, now)?))?;
+    Ok((expired, reminded + money.reminded.len() + money.overdue.len()))
 }
 
 /// One monitor step: alerts staff about orders searching for more than 10 minutes.

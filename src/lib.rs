@@ -18,7 +18,7 @@ pub mod domain;
 pub mod engine;
 pub mod error;
 pub mod events;
-pub mod finance;
+pub mod money;
 pub mod i18n;
 pub mod jobs;
 pub mod lease;

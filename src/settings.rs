@@ -53,6 +53,8 @@ pub struct Settings {
     pub commission_high_threshold_kop: i64,
     /// Hours a master has to pay a commission (1..168).
     pub commission_deadline_hours: i64,
+    /// Paying the last overdue commission lifts a `commission_overdue` block (decisions D-21).
+    pub unblock_on_commission_paid: bool,
     /// Support contact shown to masters.
     pub support_contact: String,
     /// FAQ link shown to masters (may be empty).
@@ -81,6 +83,7 @@ impl Default for Settings {
             commission_high_rate_percent: 40,
             commission_high_threshold_kop: 700_000,
             commission_deadline_hours: 3,
+            unblock_on_commission_paid: true,
             support_contact: String::new(),
             support_faq_url: String::new(),
             master_signup_requires_invite: true,
@@ -122,6 +125,7 @@ const KEYS: &[(&str, Kind)] = &[
     ("commission_high_rate_percent", Kind::Int(0, 100)),
     ("commission_high_threshold_kop", Kind::Int(0, 1_000_000_000)),
     ("commission_deadline_hours", Kind::Int(1, 168)),
+    ("unblock_on_commission_paid", Kind::Bool),
     ("support_contact", Kind::Text(200)),
     ("support_faq_url", Kind::Link(500)),
     ("master_signup_requires_invite", Kind::Bool),
@@ -199,6 +203,7 @@ impl Settings {
             ("commission_high_rate_percent", Value::Int(v)) => self.commission_high_rate_percent = v,
             ("commission_high_threshold_kop", Value::Int(v)) => self.commission_high_threshold_kop = v,
             ("commission_deadline_hours", Value::Int(v)) => self.commission_deadline_hours = v,
+            ("unblock_on_commission_paid", Value::Bool(v)) => self.unblock_on_commission_paid = v,
             ("support_contact", Value::Text(v)) => self.support_contact = v,
             ("support_faq_url", Value::Text(v)) => self.support_faq_url = v,
             ("master_signup_requires_invite", Value::Bool(v)) => self.master_signup_requires_invite = v,

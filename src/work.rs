@@ -9,7 +9,7 @@ use crate::db::ms;
 use crate::domain::{MasterId, OrderId, OrderStatus};
 use crate::error::{Error, Result, invalid};
 use crate::events;
-use crate::finance;
+use crate::money::{self, commissions};
 use crate::orders::{self, Actor, Order};
 
 /// Largest accepted file, bytes (decisions §B.15).
@@ -52,19 +52,6 @@ pub fn on_site(conn: &Connection, now: DateTime<Utc>, master: MasterId, id: Orde
     step(conn, now, master, id, OrderStatus::EnRoute, OrderStatus::Working, "master_working")
 }
 
-/// Parses a closing amount: up to 7 integer digits and 2 decimals, comma or dot, above zero → kopecks.
-pub fn parse_amount(raw: &str) -> Result<i64> {
-    let raw = raw.trim().replace(',', ".");
-    let (whole, frac) = raw.split_once('.').unwrap_or((&raw, ""));
-    let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
-    let ok = (1..=7).contains(&whole.len()) && digits(whole) && frac.len() <= 2 && digits(frac) && !(raw.contains('.') && frac.is_empty());
-    if !ok {
-        return Err(invalid("amount", "amount"));
-    }
-    let kopecks = whole.parse::<i64>().unwrap_or(0) * 100 + format!("{frac:0<2}").parse::<i64>().unwrap_or(0);
-    if kopecks == 0 { Err(invalid("amount", "amount")) } else { Ok(kopecks) }
-}
-
 /// What closing did.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Closed {
@@ -87,7 +74,11 @@ pub fn close(conn: &Connection, now: DateTime<Utc>, master: MasterId, id: OrderI
     if !(1..=MAX_FILE_BYTES).contains(&act.size) {
         return Err(invalid("act", "file_size"));
     }
-    let total = if order.is_guarantee() { 0 } else { parse_amount(amount.unwrap_or_default())? };
+    // A normal order's amount is D-22 money above zero.
+    let total = if order.is_guarantee() { 0 } else { money::parse_amount("amount", amount.unwrap_or_default())? };
+    if !order.is_guarantee() && total == 0 {
+        return Err(invalid("amount", "amount_positive"));
+    }
     let file_type = if act.mime_type == "application/pdf" { "DOCUMENT" } else { "PHOTO" };
     conn.execute(
         "INSERT INTO attachments (entity_type, entity_id, file_type, storage_key, file_name, mime_type, size, document_type,
@@ -105,22 +96,7 @@ pub fn close(conn: &Connection, now: DateTime<Utc>, master: MasterId, id: OrderI
         "UPDATE orders SET total_sum_kop = ?2, closed_at = CASE WHEN ?3 THEN ?4 ELSE closed_at END WHERE id = ?1",
         params![id, total, to == OrderStatus::Closed, ms(now)],
     )?;
-    let commission_id = if order.is_guarantee() { None } else { Some(finance::create_commission(conn, now, id)?) };
+    let commission_id = commissions::create(conn, now, id)?;
     events::record(conn, now, Some(id), "master", "closed", json!({"master_id": master, "to": to, "total_sum_kop": total, "commission_id": commission_id}))?;
     Ok(Closed { status: to, commission_id })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_amount;
-
-    #[test]
-    fn amounts_as_masters_type_them() {
-        assert_eq!(parse_amount("3500").unwrap(), 350_000);
-        assert_eq!(parse_amount("4999,99").unwrap(), 499_999);
-        assert_eq!(parse_amount("10.5").unwrap(), 1_050);
-        for bad in ["0", "-5", "12345678", "10.555", "abc", "", "10.", ".5"] {
-            assert!(parse_amount(bad).is_err(), "{bad}");
-        }
-    }
 }

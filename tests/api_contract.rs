@@ -74,7 +74,10 @@ fn policy(method: &str, path: &str) -> Option<Policy> {
         ("GET", "/settings" | "/staff") | ("PUT", "/settings" | "/staff/{id}/cities") | ("POST", "/staff" | "/staff/{id}/activate" | "/staff/{id}/deactivate") => {
             GlobalAdmin
         }
+        ("GET" | "PUT", "/settings/requisites") => GlobalAdmin,
         ("POST", "/cities/{id}/districts" | "/cities/{id}/streets" | "/invites" | "/invites/{id}/revoke") | ("GET", "/invites") => Admins,
+        // Finance: global and city admins; logists none (decisions §B.20).
+        (_, p) if p.starts_with("/commissions") => Admins,
         ("POST", "/masters/{id}/approve" | "/masters/{id}/reject" | "/masters/{id}/block" | "/masters/{id}/unblock" | "/masters/{id}/limit" | "/masters/{id}/rating")
         | ("DELETE", "/masters/{id}") => Admins,
         ("GET", "/orders/{id}/attachments" | "/orders/{id}/attachments/{attachment_id}") => StaffOrAssignedMaster,

@@ -194,7 +194,8 @@ async fn a_master_signs_up_works_an_offer_through_to_the_close_and_loses_a_race(
     window.screenshot("close_form").await;
     window.tap("#close-submit").await;
     window.wait_for_text("Заказ закрыт!").await;
-    assert_eq!(window.path().await, format!("/m/orders/{order}?ok=m_closed"));
+    let commission: i64 = app.db.read(|c| c.query_row("SELECT id FROM commissions WHERE order_id = ?1", [order], |r| r.get(0)).map_err(Error::from)).unwrap();
+    assert_eq!(window.path().await, format!("/m/finance/{commission}?ok=m_closed"), "on to what he owes");
     let total: i64 = app.db.read(|c| c.query_row("SELECT total_sum_kop FROM orders WHERE id = ?1", [order], |r| r.get(0)).map_err(Error::from)).unwrap();
     assert_eq!((order_status(&app, order).as_str(), total), ("PAYMENT", 450_000));
     window.screenshot("closed").await;

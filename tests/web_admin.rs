@@ -158,6 +158,11 @@ async fn bad_settings_are_shown_beside_their_fields_and_nothing_is_saved() {
         ("max_active_orders", "5"),
         ("support_contact", "+7 495 000-00-00"),
         ("support_faq_url", ""),
+        ("commission_rate_percent", "50"),
+        ("commission_high_rate_percent", "40"),
+        ("commission_high_threshold_kop", "7 000"),
+        ("commission_deadline_hours", "3"),
+        ("unblock_on_commission_paid", "true"),
     ];
     let refused = admin.post("/settings", &fields).await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);

@@ -381,7 +381,8 @@ async fn closing_asks_the_amount_and_the_act_and_a_refused_close_keeps_what_was_
 
     let good = Form::new().text("amount", "3500,50").part("act", Part::bytes(PNG).file_name("act.png"));
     let closed = master.m_post_multipart(&path, good).await;
-    assert_eq!(closed.location.as_deref(), Some("/m/orders/8?ok=m_closed"), "{}", closed.html);
+    let commission: i64 = scalar(&app, "SELECT id FROM commissions WHERE order_id = 8");
+    assert_eq!(closed.location, Some(format!("/m/finance/{commission}?ok=m_closed")), "on to what he owes: {}", closed.html);
     assert_eq!(scalar::<String>(&app, "SELECT status FROM orders WHERE id = 8"), "PAYMENT");
     assert_eq!(scalar::<i64>(&app, "SELECT total_sum_kop FROM orders WHERE id = 8"), 350_050);
     assert_eq!(stored_files(&app), 1);

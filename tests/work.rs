@@ -8,7 +8,8 @@ use fieldservice::error::Error;
 use fieldservice::orders::{self, NewOrder};
 use fieldservice::staff::{self, Staff};
 use fieldservice::work::{self, StoredFile};
-use fieldservice::{finance, offers};
+use fieldservice::money::commissions;
+use fieldservice::offers;
 
 fn noon() -> DateTime<Utc> {
     // 12:00 in Moscow.
@@ -99,7 +100,7 @@ fn e13_a_job_from_search_to_closed_writes_one_history_row_per_step() {
     let (amount, status): (i64, String) =
         w.db.read(|c| c.query_row("SELECT amount_kop, status FROM commissions WHERE id = ?1", [commission], |r| Ok((r.get(0)?, r.get(1)?))).map_err(fieldservice::db::DbError::from)).unwrap();
     assert_eq!((amount, status.as_str()), (175_000, "WAIT_PAY"), "3500 ₽ at 50 %");
-    w.db.write(|tx| finance::approve(tx, later, &w.admin, commission, 175_000)).unwrap();
+    w.db.write(|tx| commissions::approve(tx, later, &w.admin, commission, Some(175_000))).unwrap();
     assert_eq!(w.status(order), OrderStatus::Closed);
 
     let history: Vec<(Option<String>, String)> = w
@@ -166,7 +167,7 @@ fn d5_a_guarantee_order_closes_with_the_act_only_and_no_commission() {
     w.db.write(|tx| work::en_route(tx, noon(), master, source)).unwrap();
     w.db.write(|tx| work::on_site(tx, noon(), master, source)).unwrap();
     let commission = w.db.write(|tx| work::close(tx, noon(), master, source, Some("1500"), &photo())).unwrap().commission_id.unwrap();
-    w.db.write(|tx| finance::approve(tx, noon(), &w.admin, commission, 75_000)).unwrap();
+    w.db.write(|tx| commissions::approve(tx, noon(), &w.admin, commission, Some(75_000))).unwrap();
     let guarantee = w.db.write(|tx| orders::create_guarantee(tx, noon() + Duration::days(1), &w.admin, source)).unwrap();
     assert_eq!(guarantee.status, OrderStatus::Guarantee);
     let day2 = noon() + Duration::days(1);

@@ -48,6 +48,8 @@ pub fn policy(method: &Method, template: &str) -> Policy {
         "/cities/{id}/districts" | "/cities/{id}/streets" if post => Policy::Admins,
         "/invites" | "/invites/{id}/revoke" => Policy::Admins,
         p if p.starts_with("/settings") || p.starts_with("/staff") => Policy::GlobalAdmin,
+        // Finance is for admins only; logists have none (decisions §B.20).
+        p if p.starts_with("/commissions") => Policy::Admins,
         p if p.starts_with("/masters/{id}") && method != Method::GET => Policy::Admins,
         p if p.starts_with("/me/") || p == "/me" => Policy::Master,
         _ => Policy::Staff,
@@ -74,6 +76,8 @@ fn scoped_city(state: &AppState, template: &str, params: &RawPathParams) -> Opti
         "SELECT city_id FROM orders WHERE id = ?1"
     } else if path.starts_with("/masters/{id}") {
         "SELECT city_id FROM masters WHERE id = ?1"
+    } else if path.starts_with("/commissions/{id}") {
+        "SELECT o.city_id FROM commissions c JOIN orders o ON o.id = c.order_id WHERE c.id = ?1"
     } else if path.starts_with("/cities/{id}") {
         "SELECT id FROM cities WHERE id = ?1"
     } else {

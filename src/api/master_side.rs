@@ -109,7 +109,8 @@ async fn post_on_site(State(state): State<AppState>, caller: MasterCaller, PathP
 #[derive(Debug, ToSchema)]
 #[allow(dead_code)] // documents the form; the handler reads the fields one by one
 pub struct CloseForm {
-    /// The amount, e.g. `3500` or `4999,99` (normal orders; ignored for guarantee orders).
+    /// The amount as people type it (decisions D-22): `4500`, `4 500`, `4 500,50`, `4500.50`, `4 500 ₽`; above
+    /// zero, at most 9 999 999.99 (normal orders; ignored for guarantee orders).
     amount: Option<String>,
     /// The act: one photo (JPEG, PNG, WebP, HEIC) or PDF, up to 10 MiB; the type is read from the content.
     #[schema(value_type = String, format = Binary)]

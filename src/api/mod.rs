@@ -7,6 +7,7 @@ pub mod documents;
 pub mod guard;
 pub mod masters;
 pub mod master_side;
+pub mod money;
 pub mod orders;
 pub mod reference;
 pub mod staff;
@@ -447,6 +448,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(documents::routes())
         .merge(orders::routes())
         .merge(master_side::routes())
+        .merge(money::routes())
         .merge(reference::routes())
         .merge(staff::routes());
     // After the merge: the routes' operations are only in the document from here on.

@@ -286,13 +286,14 @@ impl Chrome {
     pub fn nav(&self) -> Vec<NavItem> {
         let admin = matches!(self.role, StaffRole::GlobalAdmin | StaffRole::CityAdmin);
         let global = self.role == StaffRole::GlobalAdmin;
-        let entries: [(&'static str, &'static str, bool); 10] = [
+        let entries: [(&'static str, &'static str, bool); 11] = [
             ("board", "/", true),
             ("new_order", "/orders/new", true),
             ("orders", "/orders", true),
             ("masters", "/masters", true),
             ("invites", "/invites", admin),
             ("cities", "/cities", admin),
+            ("finance", "/finance", admin),
             ("alerts", "/alerts", true),
             ("events", "/events", true),
             ("staff", "/staff", global),
@@ -392,18 +393,7 @@ pub fn check_csrf_value(who: &StaffPage, sent: Option<&str>) -> Result<(), WebEr
 
 /// Roubles from kopecks: "3 500" or "4 999,99".
 pub fn rubles(kopecks: i64) -> String {
-    let whole = (kopecks / 100).to_string();
-    let mut grouped = String::new();
-    for (i, c) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i).is_multiple_of(3) {
-            grouped.push('\u{a0}');
-        }
-        grouped.push(c);
-    }
-    match kopecks % 100 {
-        0 => grouped,
-        k => format!("{grouped},{k:02}"),
-    }
+    crate::money::amount::format_rubles(kopecks)
 }
 
 #[cfg(test)]

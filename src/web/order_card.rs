@@ -54,6 +54,8 @@ struct CardData {
     staff: HashMap<StaffId, String>,
     warranty_days: i64,
     now: DateTime<Utc>,
+    /// The order's commission, for admins (logists have no finance access, decisions §B.20).
+    commission: Option<crate::money::commissions::Commission>,
 }
 
 /// Every master id an event's particulars mention.
@@ -90,7 +92,9 @@ fn read_card(conn: &Connection, staff: &Staff, now: DateTime<Utc>, id: OrderId) 
     let masters = crate::masters::contacts(conn, &master_ids.into_iter().collect::<Vec<_>>())?;
     let staff_names = crate::staff::names(conn, &staff_ids.into_iter().collect::<Vec<_>>())?;
     let warranty_days = Settings::load(conn)?.warranty_days;
-    Ok(CardData { card, closed_at, attachments, candidates, masters, staff: staff_names, warranty_days, now })
+    let admin = matches!(staff.role, crate::domain::StaffRole::GlobalAdmin | crate::domain::StaffRole::CityAdmin);
+    let commission = if admin { crate::money::commissions::of_order(conn, id)? } else { None };
+    Ok(CardData { card, closed_at, attachments, candidates, masters, staff: staff_names, warranty_days, now, commission })
 }
 
 /// "Assign" (auto, offer, direct) is offered only for these statuses (decisions §B.28).

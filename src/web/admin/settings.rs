@@ -31,10 +31,12 @@ pub enum Input {
     Flag,
     /// Free text.
     Text,
+    /// Roubles as people type them (decisions D-22), stored as kopecks.
+    Money,
 }
 
 /// The groups of the form and their settings (the keys of [`Settings`]).
-const GROUPS: [(&str, &[(&str, Input)]); 4] = [
+const GROUPS: [(&str, &[(&str, Input)]); 5] = [
     ("hours", &[("working_hours_start", Input::Time), ("working_hours_end", Input::Time)]),
     (
         "distribution",
@@ -50,6 +52,16 @@ const GROUPS: [(&str, &[(&str, Input)]); 4] = [
         ],
     ),
     ("limits", &[("max_active_orders", Input::Number)]),
+    (
+        "commission",
+        &[
+            ("commission_rate_percent", Input::Number),
+            ("commission_high_rate_percent", Input::Number),
+            ("commission_high_threshold_kop", Input::Money),
+            ("commission_deadline_hours", Input::Number),
+            ("unblock_on_commission_paid", Input::Flag),
+        ],
+    ),
     ("support", &[("support_contact", Input::Text), ("support_faq_url", Input::Text)]),
 ];
 
@@ -57,7 +69,7 @@ const GROUPS: [(&str, &[(&str, Input)]); 4] = [
 #[template(path = "web/admin/settings.html")]
 struct SettingsPage {
     c: Chrome,
-    groups: [(&'static str, &'static [(&'static str, Input)]); 4],
+    groups: [(&'static str, &'static [(&'static str, Input)]); 5],
     values: BTreeMap<String, String>,
     refusal: Refusal,
 }
@@ -86,10 +98,25 @@ fn as_text(settings: &Settings) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The form's values: money keys in roubles as the product prints them.
+fn form_values(settings: &Settings) -> BTreeMap<String, String> {
+    let mut values = as_text(settings);
+    for key in money_keys() {
+        if let Some(kop) = values.get(key).and_then(|v| v.parse::<i64>().ok()) {
+            values.insert(key.to_string(), crate::money::format_rubles(kop));
+        }
+    }
+    values
+}
+
+fn money_keys() -> impl Iterator<Item = &'static str> {
+    GROUPS.iter().flat_map(|(_, keys)| keys.iter()).filter(|(_, input)| *input == Input::Money).map(|(key, _)| *key)
+}
+
 async fn get_settings(State(state): State<AppState>, who: StaffPage) -> Result<Response, WebError> {
     who.require(&[StaffRole::GlobalAdmin])?;
     let (c, settings) = page(&state, &who, "settings", |conn, _, _| Settings::load(conn)).await?;
-    Ok(render(&SettingsPage { c, groups: GROUPS, values: as_text(&settings), refusal: Refusal::default() }))
+    Ok(render(&SettingsPage { c, groups: GROUPS, values: form_values(&settings), refusal: Refusal::default() }))
 }
 
 async fn post_settings(State(state): State<AppState>, who: StaffPage, CsrfForm(pairs): CsrfForm<Vec<(String, String)>>) -> Result<Response, WebError> {
@@ -99,6 +126,11 @@ async fn post_settings(State(state): State<AppState>, who: StaffPage, CsrfForm(p
     let typed: BTreeMap<String, String> = changes.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
     // Only what changed is written: an untouched grace keeps following the SLA (decisions D-15).
     let outcome = act(&state, &who, move |tx, _, now| {
+        // Roubles typed into a money field become the kopecks the setting holds.
+        let mut changes = changes;
+        for (key, value) in changes.iter_mut().filter(|(key, _)| money_keys().any(|k| k == *key)) {
+            *value = crate::money::parse_amount(key, value)?.to_string();
+        }
         let current = as_text(&Settings::load(tx)?);
         let changed: Vec<(&str, &str)> = changes.iter().filter(|(k, v)| current.get(*k).map(String::as_str) != Some(v.trim())).map(|(k, v)| (*k, v.as_str())).collect();
         Settings::update(tx, now, &changed)

@@ -4,6 +4,7 @@
 //! [`page`] reads a screen's data together with the state bar, and every form is CSRF-checked.
 
 mod account;
+mod finance;
 mod offers;
 mod orders;
 mod pwa;
@@ -30,6 +31,7 @@ use crate::error::Error;
 use crate::i18n::{Lang, catalog};
 use crate::master_views::{self, Profile};
 use crate::masters::REMINDER_LEAD;
+use crate::money::commissions::{self, Owed};
 use crate::settings::Settings;
 
 pub fn routes() -> Router<AppState> {
@@ -39,6 +41,7 @@ pub fn routes() -> Router<AppState> {
         .route("/m/login", post(post_login))
         .route("/m/logout", post(post_logout))
         .merge(account::routes())
+        .merge(finance::routes())
         .merge(offers::routes())
         .merge(orders::routes())
         .merge(pwa::routes())
@@ -309,8 +312,20 @@ struct HomePage {
     tr: Tr,
     c: Bar,
     support: Support,
+    /// What he owes: the "what I owe" block while anything is unpaid.
+    owed: Owed,
     /// A refused shift action, shown above the controls.
     error: Option<String>,
+}
+
+impl HomePage {
+    fn owed_total(&self) -> String {
+        super::rubles(self.owed.total_kop)
+    }
+
+    fn owed_by(&self) -> Option<String> {
+        self.owed.next_deadline_at.map(|at| local(at, self.c.tz))
+    }
 }
 
 /// The home screen by the account's state; an anonymous visitor gets the login form.
@@ -328,9 +343,9 @@ async fn get_home(State(state): State<AppState>, headers: HeaderMap, who: Result
 
 /// The home screen, with a refused shift action's message when there is one.
 async fn home(state: &AppState, who: &MasterPage, error: Option<&Error>) -> Result<Response, MobileError> {
-    let (c, support) = page(state, who, |conn, _, _| Ok(Support::of(&Settings::load(conn)?))).await?;
+    let (c, (support, owed)) = page(state, who, |conn, master, _| Ok((Support::of(&Settings::load(conn)?), commissions::owed(conn, master)?))).await?;
     let status = error.map_or(StatusCode::OK, crate::api::status_of);
-    Ok(render_with(status, &HomePage { tr: who.tr, c, support, error: error.map(|e| e.message(who.tr.0)) }))
+    Ok(render_with(status, &HomePage { tr: who.tr, c, support, owed, error: error.map(|e| e.message(who.tr.0)) }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -360,7 +375,7 @@ async fn post_login(State(state): State<AppState>, headers: HeaderMap, ip: Clien
 }
 
 #[derive(Debug, Deserialize)]
-struct NoFields {}
+pub(crate) struct NoFields {}
 
 async fn post_logout(State(state): State<AppState>, who: MasterPage, headers: HeaderMap, CsrfForm(_): CsrfForm<NoFields>) -> Result<Response, MobileError> {
     let token = crate::api::session_cookie(&headers).unwrap_or_default();

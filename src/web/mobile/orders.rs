@@ -197,10 +197,11 @@ async fn post_close(State(state): State<AppState>, who: MasterPage, Path(id): Pa
     let key = stored.storage_key.clone();
     let typed = amount.clone();
     match act(&state, &who, move |tx, master, now| work::close(tx, now, master, id, Some(&typed), &stored)).await {
-        Ok(closed) => {
-            let key = if closed.status == OrderStatus::Closed { "m_closed_guarantee" } else { "m_closed" };
-            Ok(done(&format!("/m/orders/{id}"), key))
-        }
+        // A normal order goes on to what he now owes; a guarantee one back to its card.
+        Ok(closed) => match closed.commission_id {
+            Some(commission) => Ok(done(&format!("/m/finance/{commission}"), "m_closed")),
+            None => Ok(done(&format!("/m/orders/{id}"), "m_closed_guarantee")),
+        },
         Err(error) => {
             let dir = state.config.data_dir.clone();
             let _ = tokio::task::spawn_blocking(move || uploads::remove(&dir, &key)).await;

@@ -1,0 +1,9 @@
+//! Money (product.md §4): amounts as people type them, the owner's payment requisites, and commissions
+//! from a master's close to the staff's approval.
+
+pub mod amount;
+pub mod commissions;
+pub mod requisites;
+pub mod watchdogs;
+
+pub use amount::{format_rubles, parse_amount};

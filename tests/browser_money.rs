@@ -1,0 +1,78 @@
+//! The money loop in a real browser: a master closes his job with "4 500" on the phone (390×844), sees
+//! the amount, whom to pay and the deadline, and presses "I paid"; an admin approves it at 1280×800; the
+//! order is CLOSED and the master's home shows nothing owed. Screenshots under target/screenshots/money/.
+
+mod browser;
+mod common;
+
+use browser::{Viewport, Window};
+use common::t0;
+use common::web::WebApp;
+use fieldservice::demo::{PASSWORD, master_phone};
+use fieldservice::error::Error;
+
+fn scalar<T: rusqlite::types::FromSql>(app: &WebApp, sql: &str) -> T {
+    app.db.read(|c| c.query_row(sql, [], |r| r.get(0)).map_err(Error::from)).unwrap()
+}
+
+/// The bottom of the element at `css` lies above the top of the fixed tab bar once scrolled to the end.
+async fn clear_of_the_tabs(window: &Window, css: &str) {
+    let gap = window
+        .execute(
+            "window.scrollTo(0, document.body.scrollHeight);
+             const tabs = document.querySelector('nav.tabs');
+             const el = document.querySelector(arguments[0]);
+             return tabs.getBoundingClientRect().top - el.getBoundingClientRect().bottom;",
+            vec![serde_json::json!(css)],
+        )
+        .await;
+    assert!(gap.as_f64().unwrap() >= 0.0, "{css} ends {gap}px under the fixed tabs");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_master_pays_on_the_phone_and_an_admin_approves_on_the_desk() {
+    let app = WebApp::start(t0()).await;
+    let Some(phone) = Window::open(&app, "money", Viewport::Mobile).await else { return };
+    phone.sign_in_master(&master_phone(3), PASSWORD).await;
+    phone.goto("/m/orders/8/close").await;
+    phone.fill("#amount", "4 500").await;
+    let files = tempfile::tempdir().unwrap();
+    phone.attach("#act", &browser::png_file(files.path(), "act.png")).await;
+    phone.tap("#close-submit").await;
+    phone.wait_for("#i-paid").await;
+    let amount: i64 = scalar(&app, "SELECT amount_kop FROM commissions WHERE order_id = 8");
+    let printed = fieldservice::money::format_rubles(amount).replace('\u{a0}', " ");
+    let shown = phone.text_of("#commission-amount").await.replace('\u{a0}', " ");
+    assert!(shown.contains(&printed), "{shown} shows {printed}");
+    assert!(phone.text_of("#pay-card").await.contains("****6789"));
+    phone.assert_no_horizontal_scroll().await;
+    clear_of_the_tabs(&phone, "#i-paid").await;
+    phone.screenshot("1-pay-screen").await;
+    phone.tap("#i-paid").await;
+    phone.wait_for("#reported").await;
+    phone.goto("/m").await;
+    phone.wait_for("#owed").await;
+    phone.assert_no_horizontal_scroll().await;
+    phone.screenshot("2-home-owes").await;
+
+    let Some(desk) = Window::open(&app, "money", Viewport::Staff).await else { return };
+    desk.sign_in("admin").await;
+    desk.goto("/finance?status=REPORTED").await;
+    desk.assert_no_horizontal_scroll().await;
+    desk.screenshot("3-finance-reported").await;
+    let commission: i64 = scalar(&app, "SELECT id FROM commissions WHERE order_id = 8");
+    desk.click(&format!("a[href='/finance/{commission}']")).await;
+    desk.wait_for("#approve-submit").await;
+    desk.screenshot("4-commission-card").await;
+    desk.click("#approve-submit").await;
+    desk.wait_for("#commission-paid").await;
+    desk.assert_no_horizontal_scroll().await;
+    desk.screenshot("5-approved").await;
+    assert_eq!(scalar::<String>(&app, "SELECT status FROM orders WHERE id = 8"), "CLOSED");
+    desk.goto("/orders/8").await;
+    desk.wait_for("#order-commission").await;
+
+    phone.goto("/m").await;
+    phone.wait_for("#logout").await;
+    assert!(phone.execute("return document.querySelector('#owed') === null;", vec![]).await.as_bool().unwrap(), "nothing owed");
+}
