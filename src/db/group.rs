@@ -14,9 +14,12 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 /// succeeded. `settle` hands the kept result to the caller once the batch's fate is known: as it is after a
 /// `COMMIT` that returned, replaced by the failure when the batch did not commit (or the write never ran).
 struct Unit {
-    run: Box<dyn FnOnce(&Transaction<'_>) -> bool + Send>,
-    settle: Box<dyn FnOnce(Option<&rusqlite::Error>) + Send>,
+    run: Run,
+    settle: Settle,
 }
+
+type Run = Box<dyn FnOnce(&Transaction<'_>) -> bool + Send>;
+type Settle = Box<dyn FnOnce(Option<&rusqlite::Error>) + Send>;
 
 #[derive(Default)]
 struct Queue {
