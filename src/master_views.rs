@@ -127,6 +127,8 @@ pub struct MyOrder {
     pub timeslot_end: Option<DateTime<Utc>>,
     /// Amount entered at closing, kopecks.
     pub total_sum_kop: i64,
+    /// What the order earned him (decisions D-23); zero until he closes it.
+    pub earnings: Earnings,
     /// Why staff cancelled it.
     pub cancel_reason: Option<String>,
     /// Last change.
@@ -137,9 +139,9 @@ pub struct MyOrder {
 
 const MY_ORDER_SELECT: &str = "SELECT o.id, o.status, o.type, c.name, c.timezone, d.name, s.name, o.house, o.apartment,
         o.address_comment, o.client_name, o.client_phone, o.category, o.description, o.timeslot_start, o.timeslot_end,
-        o.total_sum_kop, o.cancel_reason, o.updated_at
+        o.total_sum_kop, o.cancel_reason, o.updated_at, o.company_payment_kop, COALESCE(cm.paid_amount_kop, cm.amount_kop, 0)
     FROM orders o JOIN cities c ON c.id = o.city_id LEFT JOIN districts d ON d.id = o.district_id
-         LEFT JOIN streets s ON s.id = o.street_id";
+         LEFT JOIN streets s ON s.id = o.street_id LEFT JOIN commissions cm ON cm.order_id = o.id";
 
 fn my_order_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MyOrder> {
     let time = |i: usize| r.get::<_, Option<i64>>(i).map(|v| v.map(at));
@@ -163,6 +165,7 @@ fn my_order_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MyOrder> {
         total_sum_kop: r.get(16)?,
         cancel_reason: r.get(17)?,
         updated_at: at(r.get(18)?),
+        earnings: Earnings::of(r.get(16)?, r.get(20)?, r.get(19)?),
         attachments: Vec::new(),
     })
 }
@@ -218,8 +221,44 @@ pub struct History {
     pub total: i64,
     /// CLOSED orders, all time.
     pub completed: i64,
-    /// Sum of their amounts (gross), kopecks.
-    pub earned_kop: i64,
+    /// What they earned him, all time.
+    pub earnings: Earnings,
+}
+
+/// What an order, or a set of orders, earned the master (decisions D-23).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Earnings {
+    /// The amounts entered at closing — what the clients paid (gross), kopecks.
+    pub gross_kop: i64,
+    /// The commission to the firm — the amount approved as paid once staff approved it, kopecks.
+    pub commission_kop: i64,
+    /// What the firm pays him for guarantee work, kopecks.
+    pub company_payment_kop: i64,
+    /// What he keeps: gross − commission + company payment, kopecks.
+    pub net_kop: i64,
+}
+
+impl Earnings {
+    fn of(gross_kop: i64, commission_kop: i64, company_payment_kop: i64) -> Self {
+        Self { gross_kop, commission_kop, company_payment_kop, net_kop: gross_kop - commission_kop + company_payment_kop }
+    }
+
+    /// The earnings of his CLOSED orders, in total and since `since`.
+    fn closed(conn: &Connection, master: MasterId, since: DateTime<Utc>) -> Result<(i64, Self, i64, Self)> {
+        conn.prepare_cached(
+            "SELECT COUNT(*), COALESCE(SUM(o.total_sum_kop), 0), COALESCE(SUM(COALESCE(cm.paid_amount_kop, cm.amount_kop, 0)), 0),
+                    COALESCE(SUM(o.company_payment_kop), 0),
+                    COUNT(*) FILTER (WHERE o.updated_at >= ?2), COALESCE(SUM(o.total_sum_kop) FILTER (WHERE o.updated_at >= ?2), 0),
+                    COALESCE(SUM(COALESCE(cm.paid_amount_kop, cm.amount_kop, 0)) FILTER (WHERE o.updated_at >= ?2), 0),
+                    COALESCE(SUM(o.company_payment_kop) FILTER (WHERE o.updated_at >= ?2), 0)
+             FROM orders o LEFT JOIN commissions cm ON cm.order_id = o.id
+             WHERE o.assigned_master_id = ?1 AND o.status = 'CLOSED'",
+        )?
+        .query_row(params![master, ms(since)], |r| {
+            Ok((r.get(0)?, Self::of(r.get(1)?, r.get(2)?, r.get(3)?), r.get(4)?, Self::of(r.get(5)?, r.get(6)?, r.get(7)?)))
+        })
+        .map_err(Into::into)
+    }
 }
 
 /// The master's finished orders (product.md §3.6): CLOSED and/or CANCELED, newest change first, with the
@@ -240,10 +279,8 @@ pub fn history(conn: &Connection, master: MasterId, filter: HistoryFilter, page:
         .prepare_cached(&sql)?
         .query_map(params![master, closed, canceled, per_page, (page - 1) * per_page], my_order_row)?
         .collect::<rusqlite::Result<_>>()?;
-    let (completed, earned_kop): (i64, i64) = conn
-        .prepare_cached("SELECT COUNT(*), COALESCE(SUM(total_sum_kop), 0) FROM orders WHERE assigned_master_id = ?1 AND status = 'CLOSED'")?
-        .query_row([master], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    Ok(History { items: with_attachments(conn, items)?, page, per_page, total, completed, earned_kop })
+    let (completed, earnings, _, _) = Earnings::closed(conn, master, DateTime::<Utc>::MIN_UTC)?;
+    Ok(History { items: with_attachments(conn, items)?, page, per_page, total, completed, earnings })
 }
 
 /// One item of the master's notification feed.
@@ -353,29 +390,29 @@ pub fn profile(conn: &Connection, master: MasterId) -> Result<Profile> {
 }
 
 /// The master's statistics (product.md §3.7).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Statistics {
     /// CLOSED orders, all time.
     pub completed: i64,
     /// His rating.
     pub rating: f64,
-    /// Mean time from an offer's sending to his accepting it, over his ACCEPTED offers.
-    pub average_response: Option<chrono::Duration>,
+    /// Mean seconds from an offer's sending to his accepting it, over his ACCEPTED offers.
+    pub average_response_seconds: Option<i64>,
     /// CLOSED orders changed since the first day of the current month (UTC).
     pub this_month: i64,
+    /// What his CLOSED orders earned him, all time.
+    pub earnings: Earnings,
+    /// What those of the current month earned him.
+    pub month_earnings: Earnings,
 }
 
 /// Computes the master's statistics from his orders and offers.
 pub fn statistics(conn: &Connection, now: DateTime<Utc>, master: MasterId) -> Result<Statistics> {
     let month_start = now.date_naive().with_day(1).and_then(|d| d.and_hms_opt(0, 0, 0)).map_or(now, |d| d.and_utc());
-    let (completed, this_month): (i64, i64) = conn
-        .prepare_cached(
-            "SELECT COUNT(*), COUNT(*) FILTER (WHERE updated_at >= ?2) FROM orders WHERE assigned_master_id = ?1 AND status = 'CLOSED'",
-        )?
-        .query_row(params![master, ms(month_start)], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let (completed, earnings, this_month, month_earnings) = Earnings::closed(conn, master, month_start)?;
     let rating: f64 = conn.prepare_cached("SELECT rating FROM masters WHERE id = ?1")?.query_row([master], |r| r.get(0)).optional()?.ok_or(Error::NotFound { what: "master" })?;
     let average_ms: Option<f64> = conn
         .prepare_cached("SELECT AVG(responded_at - sent_at) FROM offers WHERE master_id = ?1 AND state = 'ACCEPTED' AND responded_at IS NOT NULL")?
         .query_row([master], |r| r.get(0))?;
-    Ok(Statistics { completed, rating, average_response: average_ms.map(|v| chrono::Duration::milliseconds(v.round() as i64)), this_month })
+    Ok(Statistics { completed, rating, average_response_seconds: average_ms.map(|v| (v / 1000.0).round() as i64), this_month, earnings, month_earnings })
 }

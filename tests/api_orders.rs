@@ -331,7 +331,7 @@ async fn an_order_lives_its_whole_life_over_http() {
 
     // History shows finished orders only; the notification feed is his own.
     let (_, history) = app.get(&m1, "/api/v1/me/history?filter=all").await;
-    assert_eq!((history["total"].as_i64(), history["completed"].as_i64(), history["earned_kop"].as_i64()), (Some(0), Some(0), Some(0)));
+    assert_eq!((history["total"].as_i64(), history["completed"].as_i64(), history["earnings"]["net_kop"].as_i64()), (Some(0), Some(0), Some(0)));
     let (status, feed) = app.get(&m1, "/api/v1/me/notifications").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(feed["items"][0]["event"], "new_offer");
@@ -459,7 +459,11 @@ async fn staff_actions_refuse_with_typed_errors_and_change_nothing() {
     assert_eq!(status, StatusCode::OK, "{history}");
     let ids: Vec<i64> = history["items"].as_array().unwrap().iter().map(|o| o["id"].as_i64().unwrap()).collect();
     assert_eq!(ids, [guarantee, closed]);
-    assert_eq!((history["completed"].as_i64(), history["earned_kop"].as_i64()), (Some(2), Some(150_000)));
+    // D-23: gross, commission, the firm's payment for the guarantee visit and net, per order and in total.
+    let earnings = |v: &Value| ["gross_kop", "commission_kop", "company_payment_kop", "net_kop"].map(|k| v[k].as_i64().unwrap());
+    assert_eq!(history["completed"].as_i64(), Some(2));
+    assert_eq!(earnings(&history["earnings"]), [150_000, 0, 250_000, 400_000], "{history}");
+    assert_eq!(earnings(&history["items"][0]["earnings"]), [0, 0, 250_000, 250_000]);
     assert_eq!(app.get(&m, "/api/v1/me/history?filter=canceled").await.1["total"], 0);
     assert_eq!(app.get(&m, "/api/v1/me/history?filter=open").await.0, StatusCode::BAD_REQUEST);
     w.assert_sound();

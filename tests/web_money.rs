@@ -138,6 +138,19 @@ async fn the_money_loop_from_close_to_closed_through_the_pages() {
 
     let home = master.get("/m").await;
     assert!(!home.has("id=\"owed\""), "nothing owed any more: {}", home.html);
+
+    // D-23: his history and statistics show gross, the commission he paid and what he keeps.
+    let history = master.get("/m/history?filter=closed").await;
+    let (gross, paid, net) = (format_rubles(450_000), format_rubles(100_000), format_rubles(350_000));
+    let row = history.html.split("data-order-id=\"8\"").nth(1).unwrap().split("</a>").next().unwrap();
+    assert!(row.contains(&format!("{gross} ₽")) && row.contains(&format!("− {paid} ₽")) && row.contains(&format!("<strong>{net} ₽</strong>")), "{row}");
+    let stats = master.get("/m/stats").await;
+    assert!(stats.has("id=\"stats-earnings\"") && stats.has(&format!("− {paid} ₽")), "{}", stats.html);
+    let api = Api::master(&app, 3).await.get("/api/v1/me/statistics").await;
+    assert_eq!(api.0, StatusCode::OK);
+    let totals = &api.1["earnings"];
+    assert_eq!(totals["gross_kop"].as_i64().unwrap() - totals["commission_kop"].as_i64().unwrap() + totals["company_payment_kop"].as_i64().unwrap(), totals["net_kop"].as_i64().unwrap());
+    assert!(api.1["month_earnings"]["net_kop"].as_i64().unwrap() >= 350_000, "{}", api.1);
     let guarantee = Api::staff(&app, "admin").await.post("/api/v1/orders/8/guarantee", json!({})).await;
     assert_eq!(guarantee.0, StatusCode::CREATED, "{:?}", guarantee.1);
 }

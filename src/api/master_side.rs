@@ -14,7 +14,7 @@ use super::files::{self, UploadForm};
 use super::{ApiError, ErrorBody, MasterCaller, PathParam, QueryParams, read, write};
 use crate::app::AppState;
 use crate::domain::{OfferId, OrderId};
-use crate::master_views::{self, Feed, History, HistoryFilter, MyOrder, OfferCard};
+use crate::master_views::{self, Feed, History, HistoryFilter, MyOrder, OfferCard, Statistics};
 use crate::offers;
 use crate::queue::PageRequest;
 use crate::work;
@@ -158,13 +158,21 @@ pub struct HistoryQuery {
     pub per_page: Option<i64>,
 }
 
-/// His finished orders with his earnings (count and gross sum of CLOSED orders).
+/// His finished orders with his earnings: gross, commission, company payment and net per order and for all
+/// his CLOSED orders (decisions D-23).
 #[utoipa::path(get, path = "/api/v1/me/history", tag = "master", params(HistoryQuery),
     responses((status = 200, body = History), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn get_history(State(state): State<AppState>, caller: MasterCaller, QueryParams(query): QueryParams<HistoryQuery>) -> Result<Json<History>, ApiError> {
     let master = caller.id;
     let page = PageRequest { page: query.page, per_page: query.per_page };
     read(&state, caller.lang, move |c, _| master_views::history(c, master, query.filter.unwrap_or_default(), page)).await.map(Json)
+}
+
+/// His statistics: completed orders, this month's, rating, response time and earnings in total and this month.
+#[utoipa::path(get, path = "/api/v1/me/statistics", tag = "master", responses((status = 200, body = Statistics)))]
+async fn get_statistics(State(state): State<AppState>, caller: MasterCaller) -> Result<Json<Statistics>, ApiError> {
+    let master = caller.id;
+    read(&state, caller.lang, move |c, now| master_views::statistics(c, now, master)).await.map(Json)
 }
 
 /// His notifications, newest first, with the unread count.
@@ -197,6 +205,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(post_en_route))
         .routes(routes!(post_on_site))
         .routes(routes!(get_history))
+        .routes(routes!(get_statistics))
         .routes(routes!(get_notifications))
         .routes(routes!(post_notification_read))
         .merge(close)

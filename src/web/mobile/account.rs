@@ -11,7 +11,8 @@ use serde::Deserialize;
 use super::{Bar, MasterPage, MobileError, Support, act, address, home, local, page, slot, zone};
 use crate::app::AppState;
 use crate::error::Error;
-use crate::master_views::{self, HistoryFilter, Statistics};
+use crate::domain::OrderStatus;
+use crate::master_views::{self, Earnings, HistoryFilter, Statistics};
 use crate::masters::{self, BREAK_MINUTES};
 use crate::queue::PageRequest;
 use crate::settings::Settings;
@@ -95,6 +96,27 @@ struct HistoryRow {
     category: &'static str,
     slot: Option<String>,
     total: Option<String>,
+    /// What a CLOSED order earned him.
+    earnings: Option<EarningsText>,
+}
+
+/// Earnings as the pages print them (decisions D-23); the company payment only where there is one.
+struct EarningsText {
+    gross: String,
+    commission: String,
+    company: Option<String>,
+    net: String,
+}
+
+impl EarningsText {
+    fn of(e: &Earnings) -> Self {
+        Self {
+            gross: rubles(e.gross_kop),
+            commission: rubles(e.commission_kop),
+            company: (e.company_payment_kop > 0).then(|| rubles(e.company_payment_kop)),
+            net: rubles(e.net_kop),
+        }
+    }
 }
 
 #[derive(Template)]
@@ -108,7 +130,7 @@ struct HistoryPage {
     pages: i64,
     total: i64,
     completed: i64,
-    earned: String,
+    earnings: EarningsText,
 }
 
 impl HistoryPage {
@@ -143,7 +165,8 @@ async fn get_history(State(state): State<AppState>, who: MasterPage, Query(query
                 place: address(&[Some(&o.city), o.district.as_deref()]),
                 category: o.category.as_str(),
                 slot: slot(o.timeslot_start, o.timeslot_end, tz),
-                total: (o.total_sum_kop > 0).then(|| rubles(o.total_sum_kop)),
+                total: (o.total_sum_kop > 0 && o.status != OrderStatus::Closed).then(|| rubles(o.total_sum_kop)),
+                earnings: (o.status == OrderStatus::Closed).then(|| EarningsText::of(&o.earnings)),
             }
         })
         .collect();
@@ -157,7 +180,7 @@ async fn get_history(State(state): State<AppState>, who: MasterPage, Query(query
         pages,
         total: history.total,
         completed: history.completed,
-        earned: rubles(history.earned_kop),
+        earnings: EarningsText::of(&history.earnings),
     }))
 }
 
@@ -169,6 +192,8 @@ struct StatsPage {
     stats: Statistics,
     response: Option<String>,
     motivation: String,
+    month: EarningsText,
+    all_time: EarningsText,
 }
 
 impl StatsPage {
@@ -178,8 +203,8 @@ impl StatsPage {
 }
 
 /// "12 мин" below an hour, else hours with one decimal (product.md §3.7).
-fn response_time(tr: Tr, average: chrono::Duration) -> String {
-    let minutes = average.num_milliseconds() as f64 / 60_000.0;
+fn response_time(tr: Tr, seconds: i64) -> String {
+    let minutes = seconds as f64 / 60.0;
     if minutes < 60.0 {
         tr.t("m.stats_minutes").replace("{n}", &format!("{}", minutes.round() as i64))
     } else {
@@ -198,9 +223,10 @@ fn motivation(tr: Tr, completed: i64) -> String {
 
 async fn get_stats(State(state): State<AppState>, who: MasterPage) -> Result<Response, MobileError> {
     let (c, stats) = page(&state, &who, |conn, master, now| master_views::statistics(conn, now, master)).await?;
-    let response = stats.average_response.map(|d| response_time(who.tr, d));
+    let response = stats.average_response_seconds.map(|s| response_time(who.tr, s));
+    let (month, all_time) = (EarningsText::of(&stats.month_earnings), EarningsText::of(&stats.earnings));
     let motivation = motivation(who.tr, stats.completed);
-    Ok(render(&StatsPage { tr: who.tr, c, stats, response, motivation }))
+    Ok(render(&StatsPage { tr: who.tr, c, stats, response, motivation, month, all_time }))
 }
 
 /// A notification as the feed shows it.
