@@ -111,3 +111,23 @@ fn d21_a_manual_block_or_the_setting_off_keeps_the_block() {
     manual.w.write(|tx| commissions::approve(tx, t0() + Duration::hours(5), &manual.w.admin, id, None)).unwrap();
     assert_eq!(manual.blocked(), (true, Some("fraud".into())), "another reason is never lifted automatically");
 }
+
+#[test]
+fn f10_five_unpaid_jobs_stop_his_offers_and_paying_them_brings_them_back() {
+    let c = Case::new();
+    c.w.exec("UPDATE masters SET shift_status = 'SHIFT_ON', is_on_shift = 1 WHERE id = ?1", [c.master]);
+    let ids: Vec<i64> = (0..5).map(|_| c.close(t0(), 300_000).1).collect();
+    let first = c.w.order(t0() + Duration::minutes(1), c.district);
+    c.w.tick(t0() + Duration::minutes(1));
+    assert!(c.w.offered_to(first).is_empty(), "five jobs in PAYMENT fill his limit of five (F10)");
+
+    let later = t0() + Duration::minutes(30);
+    for id in ids {
+        c.w.write(|tx| commissions::report_paid(tx, later, c.master, id)).unwrap();
+        c.w.write(|tx| commissions::approve(tx, later, &c.w.admin, id, None)).unwrap();
+    }
+    assert_eq!(c.w.scalar::<i64, _>("SELECT COUNT(*) FROM orders WHERE assigned_master_id = ?1 AND status = 'CLOSED'", [c.master]), 5);
+    let second = c.w.order(later + Duration::minutes(1), c.district);
+    c.w.tick(later + Duration::minutes(1));
+    assert!(c.w.offered_to(first).contains(&c.master) || c.w.offered_to(second).contains(&c.master), "five CLOSED jobs leave him free for offers");
+}
