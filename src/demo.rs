@@ -18,7 +18,7 @@ use crate::db::{Db, ms};
 use crate::domain::{Category, CityId, DistrictId, MasterId, OrderId, OrderStatus, ShiftStatus, StaffId, StaffRole};
 use crate::error::{Error, Result};
 use crate::events;
-use crate::money::commissions;
+use crate::money::{commissions, watchdogs};
 use crate::money::requisites::{self, Requisites};
 use crate::metrics;
 use crate::orders::{self, Actor, GUARANTEE_BANNER};
@@ -264,6 +264,10 @@ enum Step {
     Act(i64),
     /// The master reports the payment, staff approve the commission: PAYMENT → CLOSED.
     Approve(Who),
+    /// The master presses "I paid": the commission is REPORTED.
+    Report,
+    /// Staff reject the reported payment with this reason: WAIT_PAY again.
+    Reject(Who, &'static str),
     /// Staff cancel with this reason.
     Cancel(Who, &'static str),
 }
@@ -632,6 +636,69 @@ const ORDERS: &[OrderSeed] = &[
     },
 ];
 
+/// Orders made after the others (their ids follow the guarantee order's) so that the finance pages show
+/// a commission in every state: one reported and waiting for approval, one rejected back to WAIT_PAY, and
+/// one whose deadline passed an hour ago — the watchdog run at the end of loading makes it OVERDUE and
+/// blocks its master, as the live scheduler would.
+const MONEY_ORDERS: &[OrderSeed] = &[
+    OrderSeed {
+        city: MOSCOW,
+        street: Some("Панфиловский проспект"),
+        house: "1105",
+        apartment: Some("17"),
+        comment: None,
+        client: "Орлова Вероника",
+        phone: "+79991000122",
+        category: Windows,
+        description: "Продувает пластиковое окно на кухне, нужна регулировка и замена уплотнителя",
+        minutes_ago: 240,
+        by: Who::Moscow,
+        start: Start::Searching,
+        slot: None,
+        steps: &[(4, Step::Accept(9)), (30, Step::EnRoute), (80, Step::Working), (150, Step::Act(560_000)), (200, Step::Report)],
+    },
+    OrderSeed {
+        city: SPB,
+        street: Some("проспект Большевиков"),
+        house: "33",
+        apartment: Some("140"),
+        comment: None,
+        client: "Тихонов Глеб",
+        phone: "+79991000123",
+        category: Handyman,
+        description: "Повесить три полки и карниз, стены бетонные",
+        minutes_ago: 200,
+        by: Who::Logist,
+        start: Start::Searching,
+        slot: None,
+        steps: &[
+            (6, Step::Accept(17)),
+            (20, Step::EnRoute),
+            (60, Step::Working),
+            (120, Step::Act(240_000)),
+            (140, Step::Report),
+            (170, Step::Reject(Who::Admin, "Перевод не найден: проверьте номер карты и пришлите чек")),
+        ],
+    },
+    OrderSeed {
+        city: SPB,
+        street: Some("улица Победы"),
+        house: "8",
+        apartment: Some("52"),
+        comment: None,
+        client: "Гусева Алла",
+        phone: "+79991000124",
+        category: Plumbing,
+        description: "Засор в кухонной мойке, вода не уходит",
+        minutes_ago: 420,
+        by: Who::Logist,
+        start: Start::Searching,
+        slot: None,
+        // The act 4 h ago: the 3-hour deadline passed an hour ago.
+        steps: &[(5, Step::Accept(19)), (30, Step::EnRoute), (90, Step::Working), (180, Step::Act(190_000))],
+    },
+];
+
 /// The guarantee order: created this long ago by the city admin from the first (CLOSED) order.
 const GUARANTEE_MINUTES_AGO: i64 = 6;
 
@@ -764,6 +831,10 @@ impl<'c> Demo<'c> {
         }
         let source = first.expect("the demo has orders");
         self.create_guarantee(source, Who::Moscow, self.ago(GUARANTEE_MINUTES_AGO))?;
+        for seed in MONEY_ORDERS {
+            self.create_order(seed)?;
+        }
+        watchdogs::run(self.conn, self.now)?;
         Ok(())
     }
 
@@ -872,6 +943,15 @@ impl<'c> Demo<'c> {
                 commissions::report_paid(conn, reported, assigned(&order)?, commission)?;
                 let staff = staff::load_active(conn, self.staff[&who])?.ok_or(Error::NotFound { what: "staff" })?;
                 commissions::approve(conn, at, &staff, commission, None)?;
+            }
+            Step::Report => {
+                let commission = conn.query_row("SELECT id FROM commissions WHERE order_id = ?1", [id], |r| r.get(0))?;
+                commissions::report_paid(conn, at, assigned(&order)?, commission)?;
+            }
+            Step::Reject(who, reason) => {
+                let commission = conn.query_row("SELECT id FROM commissions WHERE order_id = ?1", [id], |r| r.get(0))?;
+                let staff = staff::load_active(conn, self.staff[&who])?.ok_or(Error::NotFound { what: "staff" })?;
+                commissions::reject(conn, at, &staff, commission, reason)?;
             }
             Step::Cancel(who, reason) => {
                 let staff = staff::load_active(conn, self.staff[&who])?.ok_or(Error::NotFound { what: "staff" })?;

@@ -96,15 +96,19 @@ fn demo_at_night_is_complete_sound_and_distributable() {
     let expected: Vec<String> = (1..=20).map(|n| format!("+799900000{n:02}")).collect();
     assert_eq!(phones, expected);
     assert!(password::verify("demo", &masters[0].1));
-    let unfit: i64 = read(&db, |c| {
-        c.query_row(
-            "SELECT COUNT(*) FROM masters WHERE verified = 0 OR is_active = 0 OR moderation_status <> 'APPROVED'
+    // Every master may work but the one whose commission went overdue: the watchdog blocked him.
+    let unfit: Vec<(String, Option<String>)> = read(&db, |c| {
+        c.prepare(
+            "SELECT phone, blocked_reason FROM masters WHERE verified = 0 OR is_active = 0 OR moderation_status <> 'APPROVED'
                 OR rating NOT BETWEEN 4.2 AND 5.0",
-            [],
-            |r| r.get(0),
-        )
+        )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect()
     });
-    assert_eq!(unfit, 0);
+    assert_eq!(unfit, [(format!("+799900000{:02}", 19), Some("commission_overdue".to_string()))]);
+    let commissions: Vec<String> =
+        read(&db, |c| c.prepare("SELECT DISTINCT status FROM commissions ORDER BY status")?.query_map([], |r| r.get(0))?.collect());
+    assert_eq!(commissions, ["APPROVED", "OVERDUE", "REPORTED", "WAIT_PAY"], "the finance pages have something in every segment");
 
     let statuses: HashSet<OrderStatus> =
         read(&db, |c| c.prepare("SELECT DISTINCT status FROM orders")?.query_map([], |r| r.get(0))?.collect());
@@ -131,7 +135,7 @@ fn demo_at_night_is_complete_sound_and_distributable() {
     assert_eq!(deferred_until, Utc.with_ymd_and_hms(2026, 3, 11, 7, 0, 0).unwrap().timestamp_millis());
 
     let (payment_rate, payment_deadline): (i64, i64) = read(&db, |c| {
-        c.query_row("SELECT rate_percent, deadline_at FROM commissions WHERE status = 'WAIT_PAY'", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        c.query_row("SELECT rate_percent, deadline_at FROM commissions WHERE status = 'WAIT_PAY' AND rejection_reason IS NULL", [], |r| Ok((r.get(0)?, r.get(1)?)))
     });
     assert_eq!((payment_rate, payment_deadline), (50, (now + chrono::Duration::hours(3)).timestamp_millis()));
 

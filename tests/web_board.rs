@@ -19,8 +19,9 @@ use reqwest::header::COOKIE;
 
 /// The demo's open orders: Moscow in progress, St Petersburg in progress, Moscow searching (22 = the
 /// guarantee order), St Petersburg searching, the Moscow order without a district, the deferred one.
-const MOSCOW_IN_PROGRESS: [i64; 5] = [6, 8, 9, 10, 12];
-const SPB_IN_PROGRESS: [i64; 2] = [7, 11];
+// 23–25 are the demo's money orders in PAYMENT: reported, rejected, overdue.
+const MOSCOW_IN_PROGRESS: [i64; 6] = [6, 8, 9, 10, 12, 23];
+const SPB_IN_PROGRESS: [i64; 4] = [7, 11, 24, 25];
 const MOSCOW_SEARCHING: [i64; 6] = [16, 17, 18, 19, 21, 22];
 const SPB_SEARCHING: [i64; 2] = [15, 20];
 const NO_DISTRICT: i64 = 14;

@@ -158,7 +158,7 @@ async fn the_money_loop_from_close_to_closed_through_the_pages() {
 #[tokio::test]
 async fn pages_by_role_and_city_and_another_masters_commission_is_not_found() {
     let app = WebApp::start(t0()).await;
-    let (commission, owner): (i64, i64) = (scalar(&app, "SELECT id FROM commissions WHERE status = 'WAIT_PAY'"), scalar(&app, "SELECT master_id FROM commissions WHERE status = 'WAIT_PAY'"));
+    let (commission, owner): (i64, i64) = (scalar(&app, "SELECT id FROM commissions WHERE status = 'WAIT_PAY' AND rejection_reason IS NULL"), scalar(&app, "SELECT master_id FROM commissions WHERE status = 'WAIT_PAY' AND rejection_reason IS NULL"));
     let mut logist = app.staff("logist").await;
     assert_eq!(logist.get("/finance").await.status, StatusCode::FORBIDDEN);
     assert_eq!(logist.get(&format!("/finance/{commission}")).await.status, StatusCode::FORBIDDEN);
@@ -189,8 +189,8 @@ async fn pages_by_role_and_city_and_another_masters_commission_is_not_found() {
 #[tokio::test]
 async fn the_api_reports_rejects_and_approves_and_refuses_by_role_and_city() {
     let app = WebApp::start(t0()).await;
-    let commission: i64 = scalar(&app, "SELECT id FROM commissions WHERE status = 'WAIT_PAY'");
-    let owner: i64 = scalar(&app, "SELECT master_id FROM commissions WHERE status = 'WAIT_PAY'");
+    let commission: i64 = scalar(&app, "SELECT id FROM commissions WHERE status = 'WAIT_PAY' AND rejection_reason IS NULL");
+    let owner: i64 = scalar(&app, "SELECT master_id FROM commissions WHERE status = 'WAIT_PAY' AND rejection_reason IS NULL");
     let master = Api::master(&app, owner as usize).await;
     let (status, owed) = master.get("/api/v1/me/owed").await;
     assert_eq!((status, owed["count"].as_i64()), (StatusCode::OK, Some(1)));

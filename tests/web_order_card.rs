@@ -199,9 +199,9 @@ async fn return_activate_and_guarantee_act_when_the_status_allows_and_explain_wh
     assert_eq!(status(&app.db, 13), OrderStatus::Searching);
 
     let guarantee = logist.post("/orders/2/guarantee", &[]).await;
-    assert_eq!(guarantee.location.as_deref(), Some("/orders/23?ok=order_guarantee_created"));
+    assert_eq!(guarantee.location.as_deref(), Some("/orders/26?ok=order_guarantee_created"));
     let new_card = follow(&mut logist, &guarantee).await;
-    assert!(new_card.contains("Заказ #23") && new_card.contains("Гарантийная заявка успешно создана"));
+    assert!(new_card.contains("Заказ #26") && new_card.contains("Гарантийная заявка успешно создана"));
     assert!(new_card.contains("href=\"/orders/2\"") && new_card.contains("Соколов Павел Александрович (#7)"), "source and its master");
 }
 
