@@ -118,6 +118,7 @@ pub fn load_into(conn: &Connection, now: DateTime<Utc>, password_hash: &str) -> 
     let masters = demo.create_masters(password_hash)?;
     // Before the orders, so that their commissions carry the requisites in their snapshots.
     requisites::update(conn, now, &demo_requisites())?;
+    set_demo_qr(conn, now)?;
     demo.create_orders()?;
     let mut stmt = conn.prepare("SELECT status, COUNT(*) FROM orders GROUP BY status")?;
     let counts: HashMap<OrderStatus, i64> = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
@@ -141,6 +142,25 @@ fn demo_requisites() -> Requisites {
         sbp_bank: "Т-Банк".into(),
         ..Requisites::default()
     }
+}
+
+/// The demo's SBP QR image (a real QR code of a made-up SBP link), kept in the binary rather than the
+/// data directory, which the loader does not know; [`file`] serves it by this key.
+const SBP_QR_KEY: &str = "00000000000000000000000000de0001";
+const SBP_QR_PNG: &[u8] = include_bytes!("../demo/sbp_qr.png");
+
+/// The bytes of a demo file kept in the binary, by its storage key.
+pub fn file(key: &str) -> Option<&'static [u8]> {
+    (key == SBP_QR_KEY).then_some(SBP_QR_PNG)
+}
+
+fn set_demo_qr(conn: &Connection, now: DateTime<Utc>) -> Result<()> {
+    let image = requisites::QrImage { key: SBP_QR_KEY.into(), mime_type: "image/png".into() };
+    conn.execute(
+        "INSERT INTO settings (key, value, updated_at) VALUES (?1, ?2, ?3)",
+        params![requisites::QR_KEY, serde_json::to_string(&image).unwrap_or_default(), ms(now)],
+    )?;
+    Ok(())
 }
 
 const MOSCOW: &str = "Москва";

@@ -74,7 +74,7 @@ fn policy(method: &str, path: &str) -> Option<Policy> {
         ("GET", "/settings" | "/staff") | ("PUT", "/settings" | "/staff/{id}/cities") | ("POST", "/staff" | "/staff/{id}/activate" | "/staff/{id}/deactivate") => {
             GlobalAdmin
         }
-        ("GET" | "PUT", "/settings/requisites") => GlobalAdmin,
+        ("GET" | "PUT", "/settings/requisites") | ("GET" | "PUT" | "DELETE", "/settings/requisites/qr") => GlobalAdmin,
         ("POST", "/cities/{id}/districts" | "/cities/{id}/streets" | "/invites" | "/invites/{id}/revoke") | ("GET", "/invites") => Admins,
         // Finance: global and city admins; logists none (decisions §B.20).
         (_, p) if p.starts_with("/commissions") => Admins,
@@ -216,7 +216,7 @@ impl Fixture {
         } else {
             999_999
         };
-        path.replace("{id}", &id.to_string()).replace("{attachment_id}", "999999")
+        path.replace("{id}", &id.to_string()).replace("{attachment_id}", "999999").replace("{receipt_id}", "999999")
     }
 
     async fn call(&self, method: &str, path: &str, who: Who, body: Option<&Value>) -> reqwest::Response {

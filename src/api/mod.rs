@@ -9,6 +9,7 @@ pub mod masters;
 pub mod master_side;
 pub mod money;
 pub mod orders;
+pub mod receipts;
 pub mod reference;
 pub mod staff;
 
@@ -449,6 +450,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(orders::routes())
         .merge(master_side::routes())
         .merge(money::routes())
+        .merge(receipts::routes())
         .merge(reference::routes())
         .merge(staff::routes());
     // After the merge: the routes' operations are only in the document from here on.

@@ -10,7 +10,8 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::amount::percent_of;
-use super::requisites::{self, PayTo};
+use super::receipts::{self, Receipt};
+use super::requisites::{self, PayTo, QrImage, Snapshot};
 use crate::db::{at, ms};
 use crate::domain::{MasterId, OrderId, OrderStatus};
 use crate::error::{Error, Result, check_length};
@@ -94,6 +95,9 @@ pub struct Commission {
     pub rejection_reason: Option<String>,
     /// Where to pay, as copied at creation.
     pub pay_to: PayTo,
+    /// The SBP QR image copied at creation (its file is never shown by key).
+    #[serde(skip)]
+    pub sbp_qr_image: Option<QrImage>,
     /// Created.
     pub created_at: DateTime<Utc>,
 }
@@ -117,6 +121,7 @@ const FROM: &str = "FROM commissions c JOIN orders o ON o.id = c.order_id JOIN m
 fn row(r: &Row<'_>) -> rusqlite::Result<Commission> {
     let status: String = r.get(8)?;
     let snapshot: String = r.get(14)?;
+    let Snapshot { pay_to, sbp_qr_image } = serde_json::from_str(&snapshot).unwrap_or_default();
     Ok(Commission {
         id: r.get(0)?,
         order_id: r.get(1)?,
@@ -132,7 +137,8 @@ fn row(r: &Row<'_>) -> rusqlite::Result<Commission> {
         paid_approved_at: r.get::<_, Option<i64>>(11)?.map(at),
         paid_amount_kop: r.get(12)?,
         rejection_reason: r.get(13)?,
-        pay_to: serde_json::from_str(&snapshot).unwrap_or_default(),
+        pay_to,
+        sbp_qr_image,
         created_at: at(r.get(15)?),
     })
 }
@@ -177,7 +183,7 @@ pub fn create(conn: &Connection, now: DateTime<Utc>, order_id: OrderId) -> Resul
     let rate = rate_for(conn, now, master, &settings)?;
     let amount = percent_of(order.total_sum_kop, rate);
     let deadline = now + Duration::hours(settings.commission_deadline_hours);
-    let pay_to = requisites::snapshot(&requisites::load(conn)?, order_id, &fio);
+    let pay_to = requisites::snapshot(&requisites::load(conn)?, requisites::qr_image(conn)?, order_id, &fio);
     conn.execute(
         "INSERT INTO commissions (order_id, master_id, amount_kop, rate_percent, status, deadline_at, pay_to_snapshot, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, 'WAIT_PAY', ?5, ?6, ?7, ?7)",
@@ -256,7 +262,7 @@ pub fn owed(conn: &Connection, master: MasterId) -> Result<Owed> {
     Ok(Owed { count, total_kop: total, next_deadline_at: next.map(at), overdue: overdue == 1 })
 }
 
-fn record(conn: &Connection, now: DateTime<Utc>, c: &Commission, source: &'static str, kind: &'static str, detail: serde_json::Value) -> Result<()> {
+pub(super) fn record(conn: &Connection, now: DateTime<Utc>, c: &Commission, source: &'static str, kind: &'static str, detail: serde_json::Value) -> Result<()> {
     let mut detail = detail;
     detail["commission_id"] = json!(c.id);
     detail["from"] = json!(c.status);
@@ -291,15 +297,18 @@ pub fn for_staff(conn: &Connection, staff: &Staff, id: i64) -> Result<Commission
 pub struct CommissionCard {
     /// The commission.
     pub commission: Commission,
-    /// Every money event of its order (created, reported, approved, rejected), oldest first.
+    /// Every money event of its order (created, reported, receipts, approved, rejected), oldest first.
     pub history: Vec<StoredEvent>,
+    /// The master's payment receipts, oldest first.
+    pub receipts: Vec<Receipt>,
 }
 
 /// The staff card of a commission.
 pub fn card_for_staff(conn: &Connection, staff: &Staff, id: i64) -> Result<CommissionCard> {
     let commission = for_staff(conn, staff, id)?;
     let history = events::for_order(conn, commission.order_id)?.into_iter().filter(|e| e.kind.starts_with("commission_")).collect();
-    Ok(CommissionCard { commission, history })
+    let receipts = receipts::of_commission(conn, commission.id)?;
+    Ok(CommissionCard { commission, history, receipts })
 }
 
 /// How many commissions one status has.

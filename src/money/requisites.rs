@@ -1,17 +1,22 @@
 //! The owner's payment requisites (product.md §4.6, decisions §B.4): where masters pay their commissions.
 //! They live in the settings table only (keys `owner_pay_*`); every new commission copies them into its
-//! `pay_to_snapshot`, masked as §4.1 says, so later edits never change an existing commission.
+//! `pay_to_snapshot`, masked as §4.1 says, so later edits never change an existing commission. The SBP QR
+//! image is a stored file whose key sits in the settings (`owner_pay_sbp_qr`) and is copied into each
+//! snapshot: replacing the QR stores a new file and never touches one a snapshot references.
 
 use std::collections::HashMap;
+use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::db::ms;
 use crate::error::{Result, check_length, invalid};
-use crate::phone;
+use crate::staff::Staff;
+use crate::work::StoredFile;
+use crate::{events, phone, uploads};
 
 /// The payment methods masters may use.
 pub const METHODS: [&str; 4] = ["card", "sbp", "cash", "other"];
@@ -39,6 +44,9 @@ pub struct Requisites {
     pub other_text: String,
     /// The transfer comment, with `<order_id>` and `<master_fio>` filled in per commission.
     pub comment_template: String,
+    /// An SBP QR image is uploaded (read-only here, ignored on save: it is changed through
+    /// `PUT`/`DELETE /api/v1/settings/requisites/qr`).
+    pub sbp_qr: bool,
 }
 
 impl Default for Requisites {
@@ -52,6 +60,7 @@ impl Default for Requisites {
             sbp_bank: String::new(),
             other_text: String::new(),
             comment_template: DEFAULT_TEMPLATE.to_string(),
+            sbp_qr: false,
         }
     }
 }
@@ -76,7 +85,32 @@ pub struct PayTo {
     pub other_text: Option<String>,
     /// The comment to write with the transfer.
     pub comment: Option<String>,
+    /// An SBP QR image was current at creation: `GET …/commissions/{id}/qr` serves it.
+    pub sbp_qr: bool,
 }
+
+/// A stored SBP QR image: its file under the data directory and its type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QrImage {
+    /// The storage key of the file (never shown).
+    pub key: String,
+    /// `image/png`, `image/jpeg` or `image/webp`.
+    pub mime_type: String,
+}
+
+/// A commission's `pay_to_snapshot` as stored: what is shown, and the QR file it references.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// What the master and staff see.
+    #[serde(flatten)]
+    pub pay_to: PayTo,
+    /// The QR image current at creation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sbp_qr_image: Option<QrImage>,
+}
+
+/// The settings key holding the current QR image (`QrImage` as JSON).
+pub const QR_KEY: &str = "owner_pay_sbp_qr";
 
 const KEYS: [&str; 8] = [
     "owner_pay_methods_enabled",
@@ -103,6 +137,7 @@ pub fn load(conn: &Connection) -> Result<Requisites> {
         sbp_bank: text(KEYS[5]),
         other_text: text(KEYS[6]),
         comment_template: text(KEYS[7]),
+        sbp_qr: stored.get(QR_KEY).and_then(|v| serde_json::from_str::<QrImage>(v).ok()).is_some(),
     };
     if !stored.contains_key(KEYS[7]) {
         requisites.comment_template = DEFAULT_TEMPLATE.to_string();
@@ -145,6 +180,7 @@ pub fn update(conn: &Connection, now: DateTime<Utc>, input: &Requisites) -> Resu
         sbp_bank: text("sbp_bank", &input.sbp_bank)?,
         other_text: text("other_text", &input.other_text)?,
         comment_template: text("comment_template", &input.comment_template)?,
+        sbp_qr: qr_image(conn)?.is_some(),
     };
     let values = [
         serde_json::to_string(&saved.methods).unwrap_or_else(|_| "[]".into()),
@@ -166,6 +202,73 @@ pub fn update(conn: &Connection, now: DateTime<Utc>, input: &Requisites) -> Resu
     Ok(saved)
 }
 
+/// Largest SBP QR image, bytes: a QR is a small picture shown on every pay screen.
+pub const MAX_QR_BYTES: i64 = 2 * 1024 * 1024;
+/// The QR image's types, judged by content: what every phone's browser shows in an `<img>`.
+pub const QR_TYPES: [&str; 3] = ["image/png", "image/jpeg", "image/webp"];
+
+/// The current SBP QR image, if one is uploaded.
+pub fn qr_image(conn: &Connection) -> Result<Option<QrImage>> {
+    let value: Option<String> = conn.query_row("SELECT value FROM settings WHERE key = ?1", [QR_KEY], |r| r.get(0)).optional()?;
+    Ok(value.and_then(|v| serde_json::from_str(&v).ok()))
+}
+
+/// Makes an already stored file the SBP QR image: PNG, JPEG or WebP by content, up to 2 MiB (refusals
+/// name the field `sbp_qr`). Audited with the staff member. Returns the key of the replaced file when no
+/// commission's snapshot references it, for the caller to remove once committed.
+pub fn set_qr(conn: &Connection, now: DateTime<Utc>, staff: &Staff, file: &StoredFile) -> Result<Option<String>> {
+    if !QR_TYPES.contains(&file.mime_type.as_str()) {
+        return Err(invalid("sbp_qr", "qr_type"));
+    }
+    if !(1..=MAX_QR_BYTES).contains(&file.size) {
+        return Err(invalid("sbp_qr", "qr_size"));
+    }
+    let old = qr_image(conn)?;
+    let image = QrImage { key: file.storage_key.clone(), mime_type: file.mime_type.clone() };
+    conn.execute(
+        "INSERT INTO settings (key, value, updated_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        params![QR_KEY, serde_json::to_string(&image).unwrap_or_default(), ms(now)],
+    )?;
+    audit(conn, now, staff, "requisites_qr_set", old.is_some())?;
+    unreferenced(conn, old)
+}
+
+/// Removes the SBP QR image (new commissions get none; existing ones keep theirs). Returns the key of the
+/// removed file when no snapshot references it. Removing when there is none changes nothing.
+pub fn clear_qr(conn: &Connection, now: DateTime<Utc>, staff: &Staff) -> Result<Option<String>> {
+    let Some(old) = qr_image(conn)? else { return Ok(None) };
+    conn.execute("DELETE FROM settings WHERE key = ?1", [QR_KEY])?;
+    audit(conn, now, staff, "requisites_qr_removed", true)?;
+    unreferenced(conn, Some(old))
+}
+
+fn audit(conn: &Connection, now: DateTime<Utc>, staff: &Staff, kind: &'static str, had_one: bool) -> Result<()> {
+    let detail = serde_json::json!({"staff_id": staff.id, "staff": staff.login, "from": if had_one { "set" } else { "none" }, "to": if kind == "requisites_qr_set" { "set" } else { "none" }});
+    events::record(conn, now, None, "staff", kind, detail)?;
+    Ok(())
+}
+
+/// The key of a former QR file that no commission snapshot references (so it may be deleted).
+fn unreferenced(conn: &Connection, old: Option<QrImage>) -> Result<Option<String>> {
+    let Some(old) = old else { return Ok(None) };
+    let referenced: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM commissions WHERE json_extract(pay_to_snapshot, '$.sbp_qr_image.key') = ?1)",
+        [&old.key],
+        |r| r.get(0),
+    )?;
+    Ok((!referenced).then_some(old.key))
+}
+
+/// The bytes of a QR image: the demo's lives in the binary, any other under the data directory.
+/// Blocking file I/O.
+pub fn qr_bytes(data_dir: &Path, image: &QrImage) -> Result<Vec<u8>> {
+    match crate::demo::file(&image.key) {
+        Some(bytes) => Ok(bytes.to_vec()),
+        None => uploads::read(data_dir, &image.key),
+    }
+}
+
 /// "+7*** *** ** 67" for an 11-digit Russian number; otherwise every digit but the last two starred.
 pub fn mask_phone(phone: &str) -> String {
     let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
@@ -176,8 +279,9 @@ pub fn mask_phone(phone: &str) -> String {
     digits.chars().enumerate().map(|(i, c)| if i < keep { '*' } else { c }).collect()
 }
 
-/// The snapshot of `requisites` for the commission of `order_id` closed by `master_fio`.
-pub fn snapshot(requisites: &Requisites, order_id: i64, master_fio: &str) -> PayTo {
+/// The snapshot of `requisites` and the current QR image for the commission of `order_id` closed by
+/// `master_fio`.
+pub fn snapshot(requisites: &Requisites, qr: Option<QrImage>, order_id: i64, master_fio: &str) -> Snapshot {
     let some = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_string());
     let template = requisites.comment_template.trim();
     let comment = if template.is_empty() {
@@ -186,7 +290,7 @@ pub fn snapshot(requisites: &Requisites, order_id: i64, master_fio: &str) -> Pay
         template.replace("<order_id>", &order_id.to_string()).replace("<master_fio>", master_fio)
     };
     let card = &requisites.card_number;
-    PayTo {
+    let pay_to = PayTo {
         methods: requisites.methods.clone(),
         card_number_last4: (card.len() >= 4).then(|| card[card.len() - 4..].to_string()),
         card_holder: some(&requisites.card_holder),
@@ -195,7 +299,9 @@ pub fn snapshot(requisites: &Requisites, order_id: i64, master_fio: &str) -> Pay
         sbp_bank: some(&requisites.sbp_bank),
         other_text: some(&requisites.other_text),
         comment: Some(comment),
-    }
+        sbp_qr: qr.is_some(),
+    };
+    Snapshot { pay_to, sbp_qr_image: qr }
 }
 
 #[cfg(test)]
@@ -216,12 +322,13 @@ mod tests {
             sbp_phone: "+79991234567".into(),
             ..Requisites::default()
         };
-        let pay_to = snapshot(&requisites, 42, "Иванов Иван Иванович");
+        let Snapshot { pay_to, sbp_qr_image } = snapshot(&requisites, None, 42, "Иванов Иван Иванович");
+        assert!(!pay_to.sbp_qr && sbp_qr_image.is_none());
         assert_eq!(pay_to.comment.as_deref(), Some("Комиссия #42 от Иванов Иван Иванович"));
         assert_eq!(pay_to.card_number_last4.as_deref(), Some("9012"));
         assert_eq!(pay_to.sbp_phone_masked.as_deref(), Some("+7*** *** ** 67"));
         assert_eq!(pay_to.card_holder, None, "empty strings become null");
-        let empty = snapshot(&Requisites { comment_template: String::new(), ..Requisites::default() }, 7, "X");
+        let empty = snapshot(&Requisites { comment_template: String::new(), ..Requisites::default() }, None, 7, "X").pay_to;
         assert_eq!(empty.comment.as_deref(), Some("Commission #7"));
     }
 }

@@ -110,7 +110,7 @@ impl CardPage {
             (None, Some(to)) => to,
             _ => String::new(),
         };
-        let extra = [kop("amount_kop"), kop("paid_kop").map(|p| format!("{}: {p}", tr.t("field.paid_amount"))), text("reason")];
+        let extra = [kop("amount_kop"), kop("paid_kop").map(|p| format!("{}: {p}", tr.t("field.paid_amount"))), text("reason"), text("file_name")];
         let extra: Vec<String> = extra.into_iter().flatten().collect();
         format!("{} · {who} · {change}{}", tr.of("money.event.", &e.kind), if extra.is_empty() { String::new() } else { format!(" · {}", extra.join(" · ")) })
     }
@@ -207,8 +207,13 @@ impl RequisitesPage {
 
 async fn get_requisites(State(state): State<AppState>, who: StaffPage) -> Result<Response, WebError> {
     who.require(&[StaffRole::GlobalAdmin])?;
-    let (c, r) = page(&state, &who, "finance", |conn, _, _| requisites::load(conn)).await?;
-    Ok(render(&RequisitesPage { c, r, refusal: Refusal::default() }))
+    requisites_page(&state, &who, Refusal::default(), StatusCode::OK).await
+}
+
+/// The requisites editor as saved, with `refusal` beside its form (the QR upload's, from `receipts`).
+pub(super) async fn requisites_page(state: &AppState, who: &StaffPage, refusal: Refusal, status: StatusCode) -> Result<Response, WebError> {
+    let (c, r) = page(state, who, "finance", |conn, _, _| requisites::load(conn)).await?;
+    Ok(render_with(status, &RequisitesPage { c, r, refusal }))
 }
 
 async fn post_requisites(State(state): State<AppState>, who: StaffPage, CsrfForm(pairs): CsrfForm<Vec<(String, String)>>) -> Result<Response, WebError> {
@@ -222,6 +227,7 @@ async fn post_requisites(State(state): State<AppState>, who: StaffPage, CsrfForm
         sbp_bank: field(&pairs, "sbp_bank"),
         other_text: field(&pairs, "other_text"),
         comment_template: field(&pairs, "comment_template"),
+        sbp_qr: false,
     };
     let typed = input.clone();
     match act(&state, &who, move |tx, _, now| requisites::update(tx, now, &input)).await {

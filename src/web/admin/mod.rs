@@ -5,6 +5,7 @@
 mod alerts;
 mod cities;
 mod finance;
+mod receipts;
 mod settings;
 mod staff;
 
@@ -16,7 +17,7 @@ use crate::error::Error;
 use crate::i18n::Lang;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().merge(staff::routes()).merge(settings::routes()).merge(alerts::routes()).merge(cities::routes()).merge(finance::routes())
+    Router::new().merge(staff::routes()).merge(settings::routes()).merge(alerts::routes()).merge(cities::routes()).merge(finance::routes()).merge(receipts::routes())
 }
 
 /// An instant on the clock of `zone` (an IANA name), with the zone named: `2026-03-10 14:05 (Europe/Moscow)`.

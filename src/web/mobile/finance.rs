@@ -1,18 +1,22 @@
 //! The master's money (product.md §4.3): the commission to pay right after closing (amount, whom to pay,
 //! the comment to write, the deadline with a countdown), the tabs awaiting / paid / overdue, and
-//! "I paid". Another master's commission is "not found".
+//! "I paid", the SBP QR of the snapshot and his payment receipts (uploaded in `receipts`). Another
+//! master's commission is "not found".
 
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::{Bar, MasterPage, MobileError, NoFields, act, clock, local, page};
 use crate::app::AppState;
+use crate::error::Error;
 use crate::money::commissions::{self, Commission, MasterTab};
-use crate::web::{CsrfForm, Tr, done, render, rubles};
+use crate::money::receipts::{self, MAX_RECEIPTS, Receipt};
+use crate::web::{CsrfForm, Tr, done, render, render_with, rubles};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -96,12 +100,35 @@ struct CommissionPage {
     tr: Tr,
     c: Bar,
     v: CommissionView,
+    /// His receipts, oldest first.
+    receipts: Vec<Receipt>,
+    /// Why the last upload was refused.
+    receipt_error: Option<String>,
+}
+
+impl CommissionPage {
+    /// Receipts may be added and deleted until staff approve (product.md §4.3).
+    fn receipts_open(&self) -> bool {
+        self.v.unpaid()
+    }
+
+    fn may_add(&self) -> bool {
+        self.receipts_open() && self.receipts.len() < MAX_RECEIPTS
+    }
 }
 
 async fn get_commission(State(state): State<AppState>, who: MasterPage, Path(id): Path<i64>) -> Result<Response, MobileError> {
-    let (c, commission) = page(&state, &who, move |conn, master, _| commissions::for_master(conn, master, id)).await?;
+    commission_page(&state, &who, id, None).await
+}
+
+/// His commission's card, with a refused receipt upload beside its form.
+pub(super) async fn commission_page(state: &AppState, who: &MasterPage, id: i64, error: Option<Error>) -> Result<Response, MobileError> {
+    let (c, (commission, receipts)) =
+        page(state, who, move |conn, master, _| Ok((commissions::for_master(conn, master, id)?, receipts::of_commission(conn, id)?))).await?;
     let v = CommissionView::of(commission, &c);
-    Ok(render(&CommissionPage { tr: who.tr, c, v }))
+    let status = error.as_ref().map_or(StatusCode::OK, crate::api::status_of);
+    let receipt_error = error.map(|e| e.message(who.tr.0));
+    Ok(render_with(status, &CommissionPage { tr: who.tr, c, v, receipts, receipt_error }))
 }
 
 /// "I paid": WAIT_PAY → REPORTED (an overdue one keeps its status, decisions §B.18).
