@@ -82,6 +82,28 @@
     });
   });
 
+  // "Share": the phone's share sheet where there is one, else the invitation goes to the clipboard, else it
+  // is selected in its box for a long-press copy (plain HTTP has no clipboard API).
+  var share = document.querySelector("button[data-share]");
+  if (share) {
+    share.hidden = false;
+    share.addEventListener("click", function () {
+      var text = share.dataset.share;
+      var selectBox = function () {
+        var box = document.getElementById("invitation");
+        if (box) { box.focus(); box.select(); }
+      };
+      if (navigator.share) {
+        navigator.share({ title: share.dataset.shareTitle, text: text }).catch(function () {});
+      } else if (navigator.clipboard) {
+        navigator.clipboard.writeText(text).then(function () { share.textContent = share.dataset.copied; }, selectBox);
+      } else {
+        selectBox();
+        try { if (document.execCommand("copy")) share.textContent = share.dataset.copied; } catch (e) { /* selected: he copies it */ }
+      }
+    });
+  }
+
   document.addEventListener("submit", function (event) {
     // One tap is enough: a second one while the first is on its way would only be refused.
     var button = event.target.querySelector("button:not([name])");

@@ -8,6 +8,7 @@ mod finance;
 mod offers;
 mod orders;
 mod pwa;
+mod referral;
 mod signup;
 
 use askama::Template;
@@ -45,6 +46,7 @@ pub fn routes() -> Router<AppState> {
         .merge(offers::routes())
         .merge(orders::routes())
         .merge(pwa::routes())
+        .merge(referral::routes())
         .merge(signup::routes())
 }
 
