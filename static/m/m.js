@@ -82,25 +82,28 @@
     });
   });
 
-  // "Share": the phone's share sheet where there is one, else the invitation goes to the clipboard, else it
-  // is selected in its box for a long-press copy (plain HTTP has no clipboard API).
+  // "Share": the phone's share sheet where there is one; where there is none, or it refuses, the invitation
+  // goes to the clipboard; where that is refused too (plain HTTP has no clipboard API), it is selected in its
+  // box for a long-press copy.
   var share = document.querySelector("button[data-share]");
   if (share) {
     share.hidden = false;
+    var copied = function () { share.textContent = share.dataset.copied; };
+    var select = function () {
+      var box = document.getElementById("invitation");
+      box.focus();
+      box.select();
+      try { if (document.execCommand("copy")) copied(); } catch (e) { /* selected: he copies it himself */ }
+    };
+    var copy = function () {
+      if (navigator.clipboard) navigator.clipboard.writeText(share.dataset.share).then(copied, select);
+      else select();
+    };
     share.addEventListener("click", function () {
-      var text = share.dataset.share;
-      var selectBox = function () {
-        var box = document.getElementById("invitation");
-        if (box) { box.focus(); box.select(); }
-      };
-      if (navigator.share) {
-        navigator.share({ title: share.dataset.shareTitle, text: text }).catch(function () {});
-      } else if (navigator.clipboard) {
-        navigator.clipboard.writeText(text).then(function () { share.textContent = share.dataset.copied; }, selectBox);
-      } else {
-        selectBox();
-        try { if (document.execCommand("copy")) share.textContent = share.dataset.copied; } catch (e) { /* selected: he copies it */ }
-      }
+      if (!navigator.share) return copy();
+      navigator.share({ title: share.dataset.shareTitle, text: share.dataset.share }).catch(function (error) {
+        if (error.name !== "AbortError") copy();
+      });
     });
   }
 

@@ -40,6 +40,8 @@ pub enum Viewport {
     Staff,
     /// A master's phone: 390×844 CSS pixels at device pixel ratio 2, touch, a mobile user agent.
     Mobile,
+    /// A cheap phone: 360×740, otherwise as `Mobile`.
+    SmallPhone,
 }
 
 /// One Chromium window on the app under test.
@@ -290,9 +292,14 @@ fn capabilities(chromium: &Path, profile: &Path, viewport: Viewport) -> serde_js
         ],
         "prefs": { "intl.accept_languages": "ru-RU,ru" },
     });
-    if viewport == Viewport::Mobile {
+    let phone = match viewport {
+        Viewport::Mobile => Some((390, 844)),
+        Viewport::SmallPhone => Some((360, 740)),
+        Viewport::Staff => None,
+    };
+    if let Some((width, height)) = phone {
         options["mobileEmulation"] = json!({
-            "deviceMetrics": { "width": 390, "height": 844, "pixelRatio": 2.0, "mobile": true, "touch": true },
+            "deviceMetrics": { "width": width, "height": height, "pixelRatio": 2.0, "mobile": true, "touch": true },
             "userAgent": "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) \
                           Chrome/124.0 Mobile Safari/537.36",
         });
