@@ -145,6 +145,10 @@ fn h5_the_code_is_made_on_the_first_visit_and_never_changes() {
     let later = p.w.write(|tx| referrals::for_master(tx, t0() + Duration::days(40), m, "", chrono_tz::Europe::Moscow)).unwrap();
     assert_eq!(later.code.as_deref(), Some(code.as_str()));
     assert_ne!(p.screen(other).code, Some(code.clone()), "each master has his own");
+    let pending = p.w.master(M::serving(p.w.moscow(), &[p.district]).pending());
+    let refused = p.w.write(|tx| referrals::for_master(tx, t0(), pending, "", chrono_tz::Europe::Moscow));
+    assert!(matches!(refused, Err(Error::MasterPending)), "only an approved master invites");
+    assert_eq!(p.w.scalar::<Option<String>, _>("SELECT referral_code FROM masters WHERE id = ?1", [pending]), None);
     let audited: i64 = p.w.scalar("SELECT COUNT(*) FROM order_events WHERE kind = 'referral_code_created' AND json_extract(detail, '$.master_id') = ?1", [m]);
     assert_eq!(audited, 1, "made once, audited once");
 }

@@ -312,8 +312,16 @@ fn load(conn: &Connection, master: MasterId, origin: &str, fallback: Tz) -> Resu
     })
 }
 
-/// The master's own screen; his code is made on the first visit (a write).
+/// The master's own screen; his code is made on the first visit (a write). Only an approved master
+/// invites others: before moderation approves him he is refused.
 pub fn for_master(conn: &Connection, now: DateTime<Utc>, master: MasterId, origin: &str, fallback: Tz) -> Result<Referral> {
+    let approved: Option<bool> =
+        conn.query_row("SELECT moderation_status = 'APPROVED' FROM masters WHERE id = ?1", [master], |r| r.get(0)).optional()?;
+    match approved {
+        None => return Err(Error::NotFound { what: "master" }),
+        Some(false) => return Err(Error::MasterPending),
+        Some(true) => {}
+    }
     ensure_code(conn, now, master)?;
     load(conn, master, origin, fallback)
 }

@@ -1,7 +1,8 @@
 //! Sign-up through an invite (issue 5, product.md §3.2, decisions §B.14): the link staff hand out,
 //! `/m/invite/{token}`, or a typed code (`/m/invite` → `/m/invite/{code}`) opens the questionnaire for the
-//! invite's city. It is one server-rendered multipart form with a fieldset per step — without JavaScript all
-//! steps show and one button sends them; `static/m/signup.js` turns it into a wizard that keeps a draft in
+//! invite's city; a master's invitation link, `/m/signup?ref=CODE`, opens that code form and carries his
+//! referral code on into the questionnaire. It is one server-rendered multipart form with a fieldset per
+//! step — without JavaScript all steps show and one button sends them; `static/m/signup.js` turns it into a wizard that keeps a draft in
 //! the browser. Sending it registers a PENDING master with his passport and selfie in one transaction, the
 //! same rules as `POST /api/v1/masters/register` and `POST /api/v1/me/documents`.
 //! The same form, in its resubmission mode, lets a rejected master correct his questionnaire
