@@ -18,7 +18,7 @@ use crate::db::{Db, ms};
 use crate::domain::{Category, CityId, DistrictId, MasterId, OrderId, OrderStatus, ShiftStatus, StaffId, StaffRole};
 use crate::error::{Error, Result};
 use crate::events;
-use crate::money::{commissions, watchdogs};
+use crate::money::{commissions, referrals, watchdogs};
 use crate::money::requisites::{self, Requisites};
 use crate::metrics;
 use crate::orders::{self, Actor, GUARANTEE_BANNER};
@@ -120,6 +120,7 @@ pub fn load_into(conn: &Connection, now: DateTime<Utc>, password_hash: &str) -> 
     requisites::update(conn, now, &demo_requisites())?;
     set_demo_qr(conn, now)?;
     demo.create_orders()?;
+    link_referrals(conn, &demo.masters)?;
     let mut stmt = conn.prepare("SELECT status, COUNT(*) FROM orders GROUP BY status")?;
     let counts: HashMap<OrderStatus, i64> = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
     let orders = OrderStatus::ALL
@@ -127,6 +128,29 @@ pub fn load_into(conn: &Connection, now: DateTime<Utc>, password_hash: &str) -> 
         .filter_map(|s| counts.get(s).map(|&count| StatusCount { status: *s, count }))
         .collect();
     Ok(DemoSummary { password: PASSWORD, staff, masters, districts, streets, orders })
+}
+
+/// The demo's referral chain (product.md §3.8): master 1 invited master 2, who invited master 7, who
+/// invited master 8 — each link dated at the invitee's sign-up, each referrer with his code. Master 7's
+/// approved commission then pays master 2 (level 1) and master 1 (level 2), as approval would have had
+/// the links existed then. Added after the orders so that their ids and order stay as they were.
+fn link_referrals(conn: &Connection, masters: &[MasterId]) -> Result<()> {
+    const CHAIN: [(usize, usize); 3] = [(2, 1), (7, 2), (8, 7)];
+    for (invitee, referrer) in CHAIN {
+        let (invitee, referrer) = (masters[invitee - 1], masters[referrer - 1]);
+        let signed_up: i64 = conn.query_row("SELECT created_at FROM masters WHERE id = ?1", [invitee], |r| r.get(0))?;
+        referrals::ensure_code(conn, crate::db::at(signed_up), referrer)?;
+        conn.execute("UPDATE masters SET referred_by_master_id = ?2 WHERE id = ?1", params![invitee, referrer])?;
+        conn.execute("INSERT INTO referrals (master_id, referrer_id, created_at) VALUES (?1, ?2, ?3)", params![invitee, referrer, signed_up])?;
+    }
+    let approved: Vec<(i64, i64)> = conn
+        .prepare("SELECT id, paid_approved_at FROM commissions WHERE status = 'APPROVED' ORDER BY paid_approved_at, id")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (commission, approved_at) in approved {
+        referrals::accrue(conn, crate::db::at(approved_at), commission)?;
+    }
+    Ok(())
 }
 
 // The data -----------------------------------------------------------------------------------------------

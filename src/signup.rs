@@ -493,7 +493,7 @@ pub fn register_prepared(conn: &Connection, now: DateTime<Utc>, form: &SignUp) -
         Some(code) => Some(
             conn.query_row("SELECT id FROM masters WHERE referral_code = ?1 AND is_deleted = 0", [code], |r| r.get(0))
                 .optional()?
-                .ok_or_else(|| invalid("referral_code", "unknown"))?,
+                .ok_or_else(|| invalid("referral_code", "referral_unknown"))?,
         ),
     };
     conn.execute(

@@ -11,6 +11,7 @@ pub mod money;
 pub mod orders;
 pub mod receipts;
 pub mod reference;
+pub mod referrals;
 pub mod staff;
 
 use std::net::{IpAddr, SocketAddr};
@@ -354,6 +355,13 @@ impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for QueryParams<T> {
     }
 }
 
+/// This server as the request reached it, `http(s)://host[:port]`, for the absolute links people copy and
+/// share (invite and referral links): the address they used is the one that works for them.
+pub fn origin(headers: &HeaderMap) -> String {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    format!("{}://{host}", if https(headers) { "https" } else { "http" })
+}
+
 /// Runs a write on a blocking thread, mapping a refusal to the caller's language.
 pub async fn write<T: Send + 'static>(
     state: &AppState,
@@ -452,6 +460,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(money::routes())
         .merge(receipts::routes())
         .merge(reference::routes())
+        .merge(referrals::routes())
         .merge(staff::routes());
     // After the merge: the routes' operations are only in the document from here on.
     CommonResponses.modify(router.get_openapi_mut());

@@ -367,23 +367,9 @@ pub fn approve(conn: &Connection, now: DateTime<Utc>, staff: &Staff, id: i64, pa
         conn.execute("UPDATE orders SET closed_at = ?2 WHERE id = ?1", params![c.order_id, ms(now)])?;
     }
     let master = c.master_id;
-    let level1: Option<i64> = conn.query_row("SELECT referrer_id FROM referrals WHERE master_id = ?1", [master], |r| r.get(0)).optional()?;
-    let level2: Option<i64> = match level1 {
-        Some(l1) => conn.query_row("SELECT referrer_id FROM referrals WHERE master_id = ?1", [l1], |r| r.get(0)).optional()?,
-        None => None,
-    };
-    for (level, referrer, percent) in [(1, level1, 10), (2, level2.filter(|l2| Some(*l2) != level1 && *l2 != master), 5)] {
-        let amount = percent_of(paid, percent);
-        if let (Some(referrer), true) = (referrer, amount > 0) {
-            conn.execute(
-                "INSERT OR IGNORE INTO referral_rewards (referrer_id, referred_master_id, commission_id, level, percent, amount_kop, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![referrer, master, id, level, percent, amount, ms(now)],
-            )?;
-        }
-    }
     record(conn, now, &c, "staff", "commission_approved", json!({"staff_id": staff.id, "staff": staff.login, "to": "APPROVED", "amount_kop": c.amount_kop, "paid_kop": paid}))?;
     notifications::push(conn, now, master, "commission_approved", &json!({"commission_id": id, "order_id": c.order_id, "paid_kop": paid}))?;
+    super::referrals::accrue(conn, now, id)?;
     if c.status == CommissionStatus::Overdue && Settings::load(conn)?.unblock_on_commission_paid {
         super::watchdogs::lift_if_paid(conn, now, master)?;
     }

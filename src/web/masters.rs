@@ -5,7 +5,7 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -15,6 +15,7 @@ use super::{Chrome, CsrfForm, StaffPage, WebError, act, done, page, render, rend
 use crate::app::AppState;
 use crate::domain::{Category, MasterId, StaffRole};
 use crate::error::{Error, invalid};
+use crate::money::referrals::{self, Referral};
 use crate::moderation::{self, Deletion, MasterCard, MasterFilter, MasterGroup, MasterListItem};
 use crate::reference::{self, City, Viewer};
 use crate::signup::{self, DEFAULT_INVITE_TTL_HOURS, InviteInfo, InviteState};
@@ -156,6 +157,8 @@ struct CardPage {
     c: Chrome,
     card: MasterCard,
     zone: String,
+    /// His referrer, invitees and rewards.
+    referral: Referral,
     can_act: bool,
     typed: ActionForm,
     refusal: Refusal,
@@ -174,8 +177,13 @@ impl CardPage {
         roubles(self.card.master.avg_check_kop)
     }
 
-    fn referral_rewards(&self) -> String {
-        roubles(self.card.referral_rewards_kop)
+    fn money(&self, kop: &i64) -> String {
+        roubles(*kop)
+    }
+
+    /// "N rewards, X ₽".
+    fn tally(&self, count: &i64, kop: &i64) -> String {
+        self.c.tr.t("referral.tally").replace("{n}", &count.to_string()).replace("{amount}", &roubles(*kop))
     }
 
     /// The reason typed into `form` when it was refused, so it is not lost.
@@ -192,21 +200,23 @@ impl CardPage {
     }
 }
 
-/// The card and the zone of the master's city (the installation's when he has none).
-fn load_card(conn: &rusqlite::Connection, staff: &crate::staff::Staff, id: MasterId, fallback: &str) -> Result<(MasterCard, String), Error> {
+/// The card, the zone of the master's city (the installation's when he has none) and his referral part
+/// (its invitation link relative: staff read it, the master shares his own).
+fn load_card(conn: &rusqlite::Connection, staff: &crate::staff::Staff, id: MasterId, fallback: chrono_tz::Tz) -> Result<(MasterCard, String, Referral), Error> {
     let card = moderation::card(conn, staff, id)?;
     let zone = match card.master.city_id {
-        Some(city) => crate::cities::timezone(conn, city)?.map(|tz| tz.name().to_string()),
+        Some(city) => crate::cities::timezone(conn, city)?,
         None => None,
     };
-    Ok((card, zone.unwrap_or_else(|| fallback.to_string())))
+    let referral = referrals::for_staff(conn, staff, id, "", fallback)?;
+    Ok((card, zone.unwrap_or(fallback).name().to_string(), referral))
 }
 
 async fn card_page(state: &AppState, who: &StaffPage, id: MasterId, typed: ActionForm, refusal: Refusal) -> Result<CardPage, WebError> {
-    let fallback = state.config.timezone.name().to_string();
-    let (c, (card, zone)) = page(state, who, "masters", move |conn, staff, _| load_card(conn, staff, id, &fallback)).await?;
+    let fallback = state.config.timezone;
+    let (c, (card, zone, referral)) = page(state, who, "masters", move |conn, staff, _| load_card(conn, staff, id, fallback)).await?;
     let can_act = ADMINS.contains(&who.staff.role) && !card.is_deleted;
-    Ok(CardPage { c, card, zone, can_act, typed, refusal })
+    Ok(CardPage { c, card, zone, referral, can_act, typed, refusal })
 }
 
 async fn get_master(State(state): State<AppState>, who: StaffPage, Path(id): Path<MasterId>) -> Result<Response, WebError> {
@@ -342,9 +352,7 @@ async fn get_invites(State(state): State<AppState>, who: StaffPage) -> Result<Re
 
 /// The link of an invite on this server, as the visitor reached it.
 fn invite_link(headers: &HeaderMap, token: &str) -> String {
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-    let https = headers.get("x-forwarded-proto").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
-    format!("{}://{host}/m/invite/{token}", if https { "https" } else { "http" })
+    format!("{}/m/invite/{token}", crate::api::origin(headers))
 }
 
 /// Issues an invite and shows its link and code this once (answered with the page, not a redirect, so the

@@ -82,6 +82,31 @@
     });
   });
 
+  // "Share": the phone's share sheet where there is one; where there is none, or it refuses, the invitation
+  // goes to the clipboard; where that is refused too (plain HTTP has no clipboard API), it is selected in its
+  // box for a long-press copy.
+  var share = document.querySelector("button[data-share]");
+  if (share) {
+    share.hidden = false;
+    var copied = function () { share.textContent = share.dataset.copied; };
+    var select = function () {
+      var box = document.getElementById("invitation");
+      box.focus();
+      box.select();
+      try { if (document.execCommand("copy")) copied(); } catch (e) { /* selected: he copies it himself */ }
+    };
+    var copy = function () {
+      if (navigator.clipboard) navigator.clipboard.writeText(share.dataset.share).then(copied, select);
+      else select();
+    };
+    share.addEventListener("click", function () {
+      if (!navigator.share) return copy();
+      navigator.share({ title: share.dataset.shareTitle, text: share.dataset.share }).catch(function (error) {
+        if (error.name !== "AbortError") copy();
+      });
+    });
+  }
+
   document.addEventListener("submit", function (event) {
     // One tap is enough: a second one while the first is on its way would only be refused.
     var button = event.target.querySelector("button:not([name])");

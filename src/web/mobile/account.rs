@@ -270,6 +270,12 @@ async fn get_notifications(State(state): State<AppState>, who: MasterPage, Query
                 "commission_reminder" => text("hours").map(|h| tr.t("m.hours_left").replace("{n}", &h)),
                 "limit_changed" => text("limit"),
                 "referral_registered" => text("referred_name"),
+                "referral_reward_accrued" => {
+                    let number = |key: &str| n.payload.get(key).and_then(serde_json::Value::as_i64).unwrap_or_default();
+                    let amount = format!("{} ₽", crate::web::rubles(number("amount_kop")));
+                    let detail = tr.t("referral.reward_detail").replace("{amount}", &amount);
+                    Some(detail.replace("{level}", &number("level").to_string()).replace("{order}", &number("order_id").to_string()))
+                }
                 _ => None,
             };
             FeedItem { id: n.id, title: tr.of("m.event.", &n.event), detail, at: local(n.created_at, c.tz), unread: n.read_at.is_none() }

@@ -9,6 +9,7 @@ mod offers;
 mod orders;
 mod pwa;
 mod receipts;
+mod referral;
 mod signup;
 
 use askama::Template;
@@ -47,6 +48,7 @@ pub fn routes() -> Router<AppState> {
         .merge(orders::routes())
         .merge(pwa::routes())
         .merge(receipts::routes())
+        .merge(referral::routes())
         .merge(signup::routes())
 }
 

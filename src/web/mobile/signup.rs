@@ -1,7 +1,8 @@
 //! Sign-up through an invite (issue 5, product.md §3.2, decisions §B.14): the link staff hand out,
 //! `/m/invite/{token}`, or a typed code (`/m/invite` → `/m/invite/{code}`) opens the questionnaire for the
-//! invite's city. It is one server-rendered multipart form with a fieldset per step — without JavaScript all
-//! steps show and one button sends them; `static/m/signup.js` turns it into a wizard that keeps a draft in
+//! invite's city; a master's invitation link, `/m/signup?ref=CODE`, opens that code form and carries his
+//! referral code on into the questionnaire. It is one server-rendered multipart form with a fieldset per
+//! step — without JavaScript all steps show and one button sends them; `static/m/signup.js` turns it into a wizard that keeps a draft in
 //! the browser. Sending it registers a PENDING master with his passport and selfie in one transaction, the
 //! same rules as `POST /api/v1/masters/register` and `POST /api/v1/me/documents`.
 //! The same form, in its resubmission mode, lets a rejected master correct his questionnaire
@@ -28,6 +29,7 @@ use self::form::{Answers, Submitted, Unreadable, Upload};
 use crate::app::AppState;
 use crate::domain::{Category, PayoutMethod};
 use crate::error::{Error, invalid};
+use crate::money::referrals;
 use crate::signup::{self, DistrictChoice, InviteCity, Registration};
 use crate::uploads::{self, DocumentKind};
 use crate::api::cookie;
@@ -48,6 +50,7 @@ const STEPS: usize = 9;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/m/invite", get(get_code))
+        .route("/m/signup", get(get_referred))
         .route("/m/invite/{token}", get(get_form).post(post_form).layer(DefaultBodyLimit::max(BODY_LIMIT)))
         .route("/m/signup/sent", get(get_sent))
         .merge(resubmit::routes())
@@ -62,6 +65,8 @@ struct CodePage {
     tr: Tr,
     code: String,
     refusal: Option<String>,
+    /// The referral code of the invitation link that led here, carried on to the questionnaire.
+    referral: String,
 }
 
 /// "Questionnaire sent, wait for moderation".
@@ -192,15 +197,36 @@ fn tr_of(headers: &HeaderMap, state: &AppState) -> Tr {
 #[derive(Debug, Deserialize)]
 struct CodeQuery {
     code: Option<String>,
+    #[serde(rename = "ref")]
+    referral: Option<String>,
 }
 
-/// The typed code form; a typed code goes on to its questionnaire.
+/// The letters and digits of a typed code, upper-case, at most `max` of them.
+fn code_of(raw: Option<&str>, max: usize) -> String {
+    raw.unwrap_or_default().chars().filter(char::is_ascii_alphanumeric).take(max).collect::<String>().to_ascii_uppercase()
+}
+
+/// `?ref=CODE` to carry a referral code on, or nothing.
+fn ref_query(referral: &str) -> String {
+    if referral.is_empty() { String::new() } else { format!("?ref={referral}") }
+}
+
+/// The typed code form; a typed code goes on to its questionnaire (with the referral code, if any).
 async fn get_code(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<CodeQuery>) -> Response {
-    let code: String = query.code.unwrap_or_default().chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_ascii_uppercase();
+    let code = code_of(query.code.as_deref(), usize::MAX);
+    let referral = code_of(query.referral.as_deref(), referrals::CODE_LEN);
     if code.is_empty() {
-        return render(&CodePage { tr: tr_of(&headers, &state), code, refusal: None });
+        return render(&CodePage { tr: tr_of(&headers, &state), code, refusal: None, referral });
     }
-    Redirect::to(&format!("/m/invite/{code}")).into_response()
+    Redirect::to(&format!("/m/invite/{code}{}", ref_query(&referral))).into_response()
+}
+
+/// A master's invitation link (`/m/signup?ref=CODE`, product.md §3.8): sign-up still needs the city's
+/// invite (decisions §B.14), so the invite-code form, which carries the referral code on to the
+/// questionnaire where it is filled in.
+async fn get_referred(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<CodeQuery>) -> Response {
+    let referral = code_of(query.referral.as_deref(), referrals::CODE_LEN);
+    render(&CodePage { tr: tr_of(&headers, &state), code: String::new(), refusal: None, referral })
 }
 
 async fn get_sent(State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -208,32 +234,34 @@ async fn get_sent(State(state): State<AppState>, headers: HeaderMap) -> Response
 }
 
 /// Checks the invite; an unusable one answers with its page.
-async fn usable(state: &AppState, tr: Tr, token: &str) -> Result<InviteCity, Response> {
+async fn usable(state: &AppState, tr: Tr, token: &str, referral: &str) -> Result<InviteCity, Response> {
     let (now, key) = (state.clock.now(), token.to_string());
     match state.db.read_blocking(move |c| signup::inspect_invite(c, now, &key)).await {
         Ok(city) => Ok(city),
-        Err(error) => Err(unusable(tr, token, error)),
+        Err(error) => Err(unusable(tr, token, error, referral)),
     }
 }
 
 /// The page of an invite that cannot be used: its reason and the code form to try another one.
-fn unusable(tr: Tr, token: &str, error: Error) -> Response {
+fn unusable(tr: Tr, token: &str, error: Error, referral: &str) -> Response {
     let refusal = match &error {
         Error::Invalid { field: "invite", rule } if rule == "unknown" => tr.t("signup.invite_unknown"),
         Error::Invalid { field: "invite", rule } => tr.of("rule.", rule),
         _ => return WebError::Refused(error, tr.0).into_response(),
     };
     let code = if token.len() == signup::CODE_LEN { token.to_ascii_uppercase() } else { String::new() };
-    render_with(StatusCode::GONE, &CodePage { tr, code, refusal: Some(refusal) })
+    render_with(StatusCode::GONE, &CodePage { tr, code, refusal: Some(refusal), referral: referral.to_string() })
 }
 
-async fn get_form(State(state): State<AppState>, headers: HeaderMap, Path(token): Path<String>) -> Response {
+async fn get_form(State(state): State<AppState>, headers: HeaderMap, Path(token): Path<String>, Query(query): Query<CodeQuery>) -> Response {
     let tr = tr_of(&headers, &state);
-    let city = match usable(&state, tr, &token).await {
+    let referral = code_of(query.referral.as_deref(), referrals::CODE_LEN);
+    let city = match usable(&state, tr, &token, &referral).await {
         Ok(city) => city,
         Err(page) => return page,
     };
-    let page = FormPage::sign_up(tr, token, csrf_token(&headers), city, Answers::default());
+    let answers = Answers { referral_code: referral, ..Answers::default() };
+    let page = FormPage::sign_up(tr, token, csrf_token(&headers), city, answers);
     with_csrf_cookie(&headers, StatusCode::OK, &page)
 }
 
@@ -245,7 +273,7 @@ async fn post_form(
 ) -> Response {
     let tr = tr_of(&headers, &state);
     // The invite first: an unknown one is refused before its (up to 24 MB) body is read.
-    let city = match usable(&state, tr, &token).await {
+    let city = match usable(&state, tr, &token, "").await {
         Ok(city) => city,
         Err(page) => return page,
     };
@@ -280,7 +308,7 @@ fn refused(headers: &HeaderMap, tr: Tr, token: String, city: InviteCity, answers
     let mut shown = Vec::new();
     for error in errors {
         match error {
-            Error::Invalid { field: "invite", .. } => return unusable(tr, &token, error),
+            Error::Invalid { field: "invite", .. } => return unusable(tr, &token, error, &answers.referral_code),
             Error::Invalid { field, .. } => shown.push(FieldError { field, message: error.message(tr.0) }),
             other => return WebError::Refused(other, tr.0).into_response(),
         }
