@@ -76,3 +76,25 @@ async fn a_master_pays_on_the_phone_and_an_admin_approves_on_the_desk() {
     phone.wait_for("#logout").await;
     assert!(phone.execute("return document.querySelector('#owed') === null;", vec![]).await.as_bool().unwrap(), "nothing owed");
 }
+
+/// D-23 on a cheap phone: the history and the statistics show gross, commission and net, in both languages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_master_sees_what_he_keeps_in_history_and_statistics() {
+    let app = WebApp::start(t0()).await;
+    let Some(phone) = Window::open(&app, "money", Viewport::SmallPhone).await else { return };
+    // Master 1 closed the demo's first order and did its guarantee visit's source job.
+    phone.sign_in_master(&master_phone(1), PASSWORD).await;
+    for lang in ["ru", "en"] {
+        phone.goto(&format!("/lang/{lang}?back=%2Fm%2Fhistory%3Ffilter%3Dclosed")).await;
+        phone.wait_for("#earnings").await;
+        phone.assert_no_horizontal_scroll().await;
+        phone.screenshot(&format!("6-history-{lang}")).await;
+        phone.goto("/m/stats").await;
+        phone.wait_for("#stats-earnings").await;
+        phone.assert_no_horizontal_scroll().await;
+        clear_of_the_tabs(&phone, "#motivation").await;
+        phone.screenshot(&format!("7-stats-{lang}")).await;
+    }
+    let net = phone.text_of("#stats-earnings tr.net").await;
+    assert!(net.contains("Net") && net.contains('₽'), "{net}");
+}
