@@ -3,6 +3,7 @@
 
 pub mod amount;
 pub mod commissions;
+pub mod finance;
 pub mod requisites;
 pub mod watchdogs;
 

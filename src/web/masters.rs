@@ -16,6 +16,7 @@ use crate::app::AppState;
 use crate::domain::{Category, MasterId, StaffRole};
 use crate::error::{Error, invalid};
 use crate::moderation::{self, Deletion, MasterCard, MasterFilter, MasterGroup, MasterListItem};
+use crate::money::finance::{self, MasterMoney};
 use crate::reference::{self, City, Viewer};
 use crate::signup::{self, DEFAULT_INVITE_TTL_HOURS, InviteInfo, InviteState};
 
@@ -159,9 +160,16 @@ struct CardPage {
     can_act: bool,
     typed: ActionForm,
     refusal: Refusal,
+    /// What he owes, his overdue and latest commissions: for admins only (logists see no money, §B.20).
+    money: Option<MasterMoney>,
 }
 
 impl CardPage {
+    /// Kopecks as `3 500 ₽` (the money block).
+    fn kop(&self, kop: &i64) -> String {
+        roubles(*kop)
+    }
+
     fn time(&self, at: &chrono::DateTime<chrono::Utc>) -> String {
         local_time(*at, &self.zone)
     }
@@ -204,9 +212,14 @@ fn load_card(conn: &rusqlite::Connection, staff: &crate::staff::Staff, id: Maste
 
 async fn card_page(state: &AppState, who: &StaffPage, id: MasterId, typed: ActionForm, refusal: Refusal) -> Result<CardPage, WebError> {
     let fallback = state.config.timezone.name().to_string();
-    let (c, (card, zone)) = page(state, who, "masters", move |conn, staff, _| load_card(conn, staff, id, &fallback)).await?;
+    let (c, ((card, zone), money)) = page(state, who, "masters", move |conn, staff, _| {
+        let card = load_card(conn, staff, id, &fallback)?;
+        let money = if ADMINS.contains(&staff.role) { Some(finance::of_master(conn, staff, id)?) } else { None };
+        Ok((card, money))
+    })
+    .await?;
     let can_act = ADMINS.contains(&who.staff.role) && !card.is_deleted;
-    Ok(CardPage { c, card, zone, can_act, typed, refusal })
+    Ok(CardPage { c, card, zone, can_act, typed, refusal, money })
 }
 
 async fn get_master(State(state): State<AppState>, who: StaffPage, Path(id): Path<MasterId>) -> Result<Response, WebError> {
