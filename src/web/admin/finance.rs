@@ -157,6 +157,9 @@ fn bulk_request(pairs: &[(String, String)]) -> BulkApproval {
     BulkApproval { days, statuses }
 }
 
+/// A commission bulk approval refused: its id, its order and why, readable.
+type Failure = (i64, i64, String);
+
 #[derive(Template)]
 #[template(path = "web/finance_bulk.html")]
 struct BulkPage {
@@ -165,7 +168,7 @@ struct BulkPage {
     /// Before: what would be approved.
     candidates: Vec<Commission>,
     /// After: what was approved and what failed, with why.
-    outcome: Option<(Vec<Commission>, Vec<(i64, i64, String)>)>,
+    outcome: Option<(Vec<Commission>, Vec<Failure>)>,
     zone: String,
 }
 
