@@ -82,7 +82,7 @@ pub const MAX_FEED: i64 = 200;
 pub struct AlertView {
     /// Id.
     pub id: i64,
-    /// `escalation_logist`, `escalation_admin`, `guarantee_refusal`, `unassigned_backlog` or `error`.
+    /// `escalation_logist`, `escalation_admin`, `guarantee_refusal`, `unassigned_backlog`, `commission_overdue` or `error`.
     pub kind: String,
     /// The order concerned, if one.
     pub order_id: Option<OrderId>,

@@ -235,7 +235,7 @@ fn scope(staff: &Staff) -> Option<String> {
 }
 
 /// The first instant of `date` on the local clock of `tz` (a midnight skipped by DST: the first valid one after).
-fn local_midnight(tz: chrono_tz::Tz, date: NaiveDate) -> DateTime<Utc> {
+pub(crate) fn local_midnight(tz: chrono_tz::Tz, date: NaiveDate) -> DateTime<Utc> {
     let mut naive = date.and_time(NaiveTime::MIN);
     loop {
         if let Some(local) = tz.from_local_datetime(&naive).earliest() {

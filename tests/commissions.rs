@@ -8,6 +8,7 @@ use common::{M, World, t0};
 use fieldservice::domain::{OrderStatus, StaffRole};
 use fieldservice::error::Error;
 use fieldservice::money::commissions::{self, CommissionStatus};
+use fieldservice::money::finance::{self, StaffFilter};
 use fieldservice::money::requisites::{self, Requisites};
 
 struct Money {
@@ -210,9 +211,10 @@ fn b20_city_admins_see_their_cities_only_and_logists_nothing() {
     let logist = m.w.staff(StaffRole::Logist, &[m.w.moscow()]);
     assert!(matches!(m.w.write(|tx| commissions::approve(tx, t0(), &foreign, id, None)), Err(Error::NotFound { .. })));
     assert!(matches!(m.w.write(|tx| commissions::card_for_staff(tx, &logist, id)), Err(Error::Forbidden)));
-    let list = m.w.write(|tx| commissions::list_for_staff(tx, &foreign, CommissionStatus::WaitPay)).unwrap();
+    let wait_pay = StaffFilter { status: Some(CommissionStatus::WaitPay), ..StaffFilter::default() };
+    let list = m.w.write(|tx| finance::list(tx, t0(), chrono_tz::Europe::Moscow, &foreign, &wait_pay)).unwrap();
     assert!(list.items.is_empty());
-    let list = m.w.write(|tx| commissions::list_for_staff(tx, &own, CommissionStatus::WaitPay)).unwrap();
+    let list = m.w.write(|tx| finance::list(tx, t0(), chrono_tz::Europe::Moscow, &own, &wait_pay)).unwrap();
     assert_eq!(list.items.len(), 1);
     assert!(matches!(m.w.write(|tx| commissions::for_master(tx, m.master + 1000, id)), Err(Error::NotFound { .. })));
 }

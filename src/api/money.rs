@@ -1,10 +1,10 @@
-//! Money routes: the staff's commissions (list, card, approve, reject; global and city admins within
-//! their cities), the owner's payment requisites (global admins), and the master's own commissions with
+//! Money routes: the staff's commissions (list with filters, card, approve, reject; global and city admins
+//! within their cities; bulk approval for global admins), the owner's payment requisites (global admins), and the master's own commissions with
 //! "I paid". Another master's commission, or one outside a city admin's cities, is "not found".
 
 use axum::extract::State;
 use axum::Json;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -13,25 +13,81 @@ use super::{ApiError, Body, ErrorBody, MasterCaller, PathParam, QueryParams, Sta
 use crate::app::AppState;
 use crate::domain::StaffRole;
 use crate::error::Error;
-use crate::money::commissions::{self, Commission, CommissionCard, CommissionStatus, MasterTab, Owed, StaffList};
+use crate::domain::{CityId, MasterId};
+use crate::money::commissions::{self, Commission, CommissionCard, CommissionStatus, MasterTab, Owed};
+use crate::money::finance::{self, BulkApproval, Period, StaffFilter, StaffList};
 use crate::money::requisites::{self, Requisites};
 use crate::money::parse_amount;
 
-/// The staff list's segment.
+/// The staff list's segment and filters; every one optional.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct SegmentQuery {
+pub struct ListQuery {
     /// `REPORTED` (default: what admins act on, decisions §B.17), `WAIT_PAY`, `OVERDUE` or `APPROVED`.
     #[param(inline)]
     pub status: Option<CommissionStatus>,
+    /// Only this city (one of the caller's; another is "not found").
+    pub city_id: Option<CityId>,
+    /// Only this master.
+    pub master_id: Option<MasterId>,
+    /// Only those created `today`, `yesterday`, in the last 7 days (`week`), 30 days (`month`) or before (`older`),
+    /// on the operator's clock.
+    #[param(inline)]
+    pub period: Option<Period>,
+    /// A commission id or an order id (`42` or `#42`).
+    pub q: Option<String>,
 }
 
-/// The commissions of one status in the caller's cities, newest first, with every status's count.
-#[utoipa::path(get, path = "/api/v1/commissions", tag = "finance", params(SegmentQuery),
-    responses((status = 200, body = StaffList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-async fn get_commissions(State(state): State<AppState>, caller: StaffCaller, QueryParams(query): QueryParams<SegmentQuery>) -> Result<Json<StaffList>, ApiError> {
-    let staff = caller.staff;
-    read(&state, caller.lang, move |c, _| commissions::list_for_staff(c, &staff, query.status.unwrap_or(CommissionStatus::Reported))).await.map(Json)
+/// The commissions of one status in the caller's cities under the filters, newest first (at most 200), grouped
+/// by period, with every status's count under the same filters.
+#[utoipa::path(get, path = "/api/v1/commissions", tag = "finance", params(ListQuery),
+    responses((status = 200, body = StaffList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn get_commissions(State(state): State<AppState>, caller: StaffCaller, QueryParams(query): QueryParams<ListQuery>) -> Result<Json<StaffList>, ApiError> {
+    let (staff, tz) = (caller.staff, state.config.timezone);
+    let filter = StaffFilter { status: query.status, city_id: query.city_id, master_id: query.master_id, period: query.period, q: query.q };
+    read(&state, caller.lang, move |c, now| finance::list(c, now, tz, &staff, &filter)).await.map(Json)
+}
+
+/// What bulk approval did: "approved n, failed m" with the failures named.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BulkOutcome {
+    /// The commissions approved.
+    pub approved: Vec<i64>,
+    /// The commissions refused, each with why.
+    pub failed: Vec<BulkFailure>,
+}
+
+/// One commission bulk approval could not approve.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BulkFailure {
+    /// The commission.
+    pub commission_id: i64,
+    /// Its order.
+    pub order_id: i64,
+    /// The error's code, as in the error body.
+    pub code: String,
+    /// Why, in the caller's language.
+    pub message: String,
+}
+
+/// Approves, for global admins, every commission of the chosen statuses (REPORTED by default, WAIT_PAY
+/// optional) created in the last 1, 3 or 7 days, each as the single approval does and in its own transaction:
+/// one failure keeps the others (decisions §B.6).
+#[utoipa::path(post, path = "/api/v1/commissions/bulk-approve", tag = "finance", request_body = BulkApproval,
+    responses((status = 200, body = BulkOutcome), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn post_bulk_approve(State(state): State<AppState>, caller: StaffCaller, Body(input): Body<BulkApproval>) -> Result<Json<BulkOutcome>, ApiError> {
+    caller.require(&[StaffRole::GlobalAdmin])?;
+    let (db, now, tz, lang, staff) = (state.db.clone(), state.clock.now(), state.config.timezone, caller.lang, caller.staff);
+    let bulk = tokio::task::spawn_blocking(move || finance::bulk_approve(&db, now, tz, &staff, &input))
+        .await
+        .expect("database task panicked")
+        .map_err(|e| ApiError::new(e, lang))?;
+    let failed = bulk
+        .failed
+        .into_iter()
+        .map(|(commission_id, order_id, error)| BulkFailure { commission_id, order_id, code: error.code().to_string(), message: error.message(lang) })
+        .collect();
+    Ok(Json(BulkOutcome { approved: bulk.approved.iter().map(|c| c.id).collect(), failed }))
 }
 
 /// One commission with its order's money history (who did what, when, from which status to which).
@@ -152,6 +208,7 @@ async fn get_owed(State(state): State<AppState>, caller: MasterCaller) -> Result
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(get_commissions))
+        .routes(routes!(post_bulk_approve))
         .routes(routes!(get_commission))
         .routes(routes!(post_approve))
         .routes(routes!(post_reject))

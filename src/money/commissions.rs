@@ -114,11 +114,11 @@ impl Commission {
     }
 }
 
-const COLUMNS: &str = "c.id, c.order_id, o.total_sum_kop, o.city_id, c.master_id, m.full_name, c.amount_kop, c.rate_percent, c.status,
+pub(super) const COLUMNS: &str = "c.id, c.order_id, o.total_sum_kop, o.city_id, c.master_id, m.full_name, c.amount_kop, c.rate_percent, c.status,
     c.deadline_at, c.paid_reported_at, c.paid_approved_at, c.paid_amount_kop, c.rejection_reason, c.pay_to_snapshot, c.created_at";
-const FROM: &str = "FROM commissions c JOIN orders o ON o.id = c.order_id JOIN masters m ON m.id = c.master_id";
+pub(super) const FROM: &str = "FROM commissions c JOIN orders o ON o.id = c.order_id JOIN masters m ON m.id = c.master_id";
 
-fn row(r: &Row<'_>) -> rusqlite::Result<Commission> {
+pub(super) fn row(r: &Row<'_>) -> rusqlite::Result<Commission> {
     let status: String = r.get(8)?;
     let snapshot: String = r.get(14)?;
     let Snapshot { pay_to, sbp_qr_image } = serde_json::from_str(&snapshot).unwrap_or_default();
@@ -301,6 +301,19 @@ pub struct CommissionCard {
     pub history: Vec<StoredEvent>,
     /// The master's payment receipts, oldest first.
     pub receipts: Vec<Receipt>,
+    /// The master's block now (the card offers to block him only when he is not).
+    pub master_block: MasterBlock,
+}
+
+/// Whether a master is blocked, why and since when.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct MasterBlock {
+    /// Blocked now.
+    pub is_blocked: bool,
+    /// Why (`commission_overdue` for the watchdog's block).
+    pub reason: Option<String>,
+    /// Since when.
+    pub blocked_at: Option<DateTime<Utc>>,
 }
 
 /// The staff card of a commission.
@@ -308,38 +321,10 @@ pub fn card_for_staff(conn: &Connection, staff: &Staff, id: i64) -> Result<Commi
     let commission = for_staff(conn, staff, id)?;
     let history = events::for_order(conn, commission.order_id)?.into_iter().filter(|e| e.kind.starts_with("commission_")).collect();
     let receipts = receipts::of_commission(conn, commission.id)?;
-    Ok(CommissionCard { commission, history, receipts })
-}
-
-/// How many commissions one status has.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, ToSchema)]
-pub struct SegmentCount {
-    /// The status.
-    pub status: CommissionStatus,
-    /// How many.
-    pub count: i64,
-}
-
-/// One segment of the staff list with the count of every segment.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct StaffList {
-    /// The segment shown.
-    pub status: CommissionStatus,
-    /// How many commissions each segment has, in the caller's cities.
-    pub counts: Vec<SegmentCount>,
-    /// The newest 200 of the segment.
-    pub items: Vec<Commission>,
-}
-
-/// The staff's commissions of one status in their cities, newest first (product.md §4.4).
-pub fn list_for_staff(conn: &Connection, staff: &Staff, status: CommissionStatus) -> Result<StaffList> {
-    staff.require(&[crate::domain::StaffRole::GlobalAdmin, crate::domain::StaffRole::CityAdmin])?;
-    let sql = format!("SELECT {COLUMNS} {FROM} ORDER BY c.created_at DESC, c.id DESC");
-    let all: Vec<Commission> =
-        conn.prepare_cached(&sql)?.query_map([], row)?.filter(|c| c.as_ref().map_or(true, |c| staff.sees(c.city_id))).collect::<rusqlite::Result<_>>()?;
-    let counts = CommissionStatus::ALL.iter().map(|s| SegmentCount { status: *s, count: all.iter().filter(|c| c.status == *s).count() as i64 }).collect();
-    let items = all.into_iter().filter(|c| c.status == status).take(200).collect();
-    Ok(StaffList { status, counts, items })
+    let master_block = conn.query_row("SELECT is_blocked, blocked_reason, blocked_at FROM masters WHERE id = ?1", [commission.master_id], |r| {
+        Ok(MasterBlock { is_blocked: r.get(0)?, reason: r.get(1)?, blocked_at: r.get::<_, Option<i64>>(2)?.map(at) })
+    })?;
+    Ok(CommissionCard { commission, history, receipts, master_block })
 }
 
 /// Staff approve a commission with the amount actually paid (`None`: the commission's amount): it

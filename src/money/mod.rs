@@ -3,6 +3,7 @@
 
 pub mod amount;
 pub mod commissions;
+pub mod finance;
 pub mod receipts;
 pub mod referrals;
 pub mod requisites;

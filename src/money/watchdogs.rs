@@ -1,12 +1,13 @@
 //! The commission watchdogs (product.md §4.5, decisions §B.16–§B.17): deadline reminders at the smallest
 //! threshold reached, at most one per commission and threshold; and WAIT_PAY past its deadline becomes
-//! OVERDUE with the master blocked for `commission_overdue`. REPORTED is never made overdue. Run by the
-//! jobs loop every minute with the clock's `now`.
+//! OVERDUE with the master blocked for `commission_overdue` and one alert to the admins of the order's city.
+//! REPORTED is never made overdue. Run by the jobs loop every minute with the clock's `now`.
 
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{Connection, params};
 use serde_json::json;
 
+use crate::alerts;
 use crate::db::ms;
 use crate::events;
 use crate::notifications;
@@ -58,12 +59,26 @@ fn remind(conn: &Connection, now: DateTime<Utc>) -> rusqlite::Result<Vec<(i64, i
     Ok(sent)
 }
 
+/// A commission turning OVERDUE, with what its staff alert says.
+struct Late {
+    id: i64,
+    master: i64,
+    order: i64,
+    city: i64,
+    master_name: String,
+    amount_kop: i64,
+}
+
 fn overdue(conn: &Connection, now: DateTime<Utc>) -> rusqlite::Result<Vec<i64>> {
-    let late: Vec<(i64, i64, i64)> = conn
-        .prepare_cached("SELECT id, master_id, order_id FROM commissions WHERE status = 'WAIT_PAY' AND deadline_at < ?1 AND blocked_applied = 0")?
-        .query_map([ms(now)], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+    let late: Vec<Late> = conn
+        .prepare_cached(
+            "SELECT c.id, c.master_id, c.order_id, o.city_id, m.full_name, c.amount_kop
+             FROM commissions c JOIN orders o ON o.id = c.order_id JOIN masters m ON m.id = c.master_id
+             WHERE c.status = 'WAIT_PAY' AND c.deadline_at < ?1 AND c.blocked_applied = 0",
+        )?
+        .query_map([ms(now)], |r| Ok(Late { id: r.get(0)?, master: r.get(1)?, order: r.get(2)?, city: r.get(3)?, master_name: r.get(4)?, amount_kop: r.get(5)? }))?
         .collect::<rusqlite::Result<_>>()?;
-    for (id, master, order) in &late {
+    for Late { id, master, order, city, master_name, amount_kop } in &late {
         conn.execute(
             "UPDATE commissions SET status = 'OVERDUE', blocked_applied = 1, blocked_at = ?2, updated_at = ?2 WHERE id = ?1",
             params![id, ms(now)],
@@ -80,8 +95,11 @@ fn overdue(conn: &Connection, now: DateTime<Utc>) -> rusqlite::Result<Vec<i64>> 
             let reason = format!("Просрочка комиссии #{id} по заказу #{order}");
             notifications::push(conn, now, *master, "account_blocked", &json!({"reason": reason, "commission_id": id, "order_id": order}))?;
         }
+        // The admins of the order's city (finance is theirs, decisions §B.20); once, as the status changes once.
+        let payload = json!({"commission_id": id, "master_id": master, "master_name": master_name, "amount_kop": amount_kop, "blocked": blocked == 1});
+        alerts::raise(conn, now, "commission_overdue", Some(*order), Some(*city), &payload, &alerts::admin_recipients(conn, *city)?)?;
     }
-    Ok(late.into_iter().map(|(id, _, _)| id).collect())
+    Ok(late.into_iter().map(|l| l.id).collect())
 }
 
 /// Decisions D-21: after an approval, lifts the block of a master blocked for `commission_overdue` once

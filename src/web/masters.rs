@@ -17,6 +17,7 @@ use crate::domain::{Category, MasterId, StaffRole};
 use crate::error::{Error, invalid};
 use crate::money::referrals::{self, Referral};
 use crate::moderation::{self, Deletion, MasterCard, MasterFilter, MasterGroup, MasterListItem};
+use crate::money::finance::{self, MasterMoney};
 use crate::reference::{self, City, Viewer};
 use crate::signup::{self, DEFAULT_INVITE_TTL_HOURS, InviteInfo, InviteState};
 
@@ -162,9 +163,16 @@ struct CardPage {
     can_act: bool,
     typed: ActionForm,
     refusal: Refusal,
+    /// What he owes, his overdue and latest commissions: for admins only (logists see no money, §B.20).
+    money: Option<MasterMoney>,
 }
 
 impl CardPage {
+    /// Kopecks as `3 500 ₽` (the money block).
+    fn kop(&self, kop: &i64) -> String {
+        roubles(*kop)
+    }
+
     fn time(&self, at: &chrono::DateTime<chrono::Utc>) -> String {
         local_time(*at, &self.zone)
     }
@@ -214,9 +222,14 @@ fn load_card(conn: &rusqlite::Connection, staff: &crate::staff::Staff, id: Maste
 
 async fn card_page(state: &AppState, who: &StaffPage, id: MasterId, typed: ActionForm, refusal: Refusal) -> Result<CardPage, WebError> {
     let fallback = state.config.timezone;
-    let (c, (card, zone, referral)) = page(state, who, "masters", move |conn, staff, _| load_card(conn, staff, id, fallback)).await?;
+    let (c, ((card, zone, referral), money)) = page(state, who, "masters", move |conn, staff, _| {
+        let card = load_card(conn, staff, id, fallback)?;
+        let money = if ADMINS.contains(&staff.role) { Some(finance::of_master(conn, staff, id)?) } else { None };
+        Ok((card, money))
+    })
+    .await?;
     let can_act = ADMINS.contains(&who.staff.role) && !card.is_deleted;
-    Ok(CardPage { c, card, zone, referral, can_act, typed, refusal })
+    Ok(CardPage { c, card, zone, referral, can_act, typed, refusal, money })
 }
 
 async fn get_master(State(state): State<AppState>, who: StaffPage, Path(id): Path<MasterId>) -> Result<Response, WebError> {

@@ -1,5 +1,6 @@
-//! The staff member's alert feed (escalations, the unassigned backlog, errors; distribution.md §5.7.4) and
-//! the live event log of the engine and people across his cities (product.md §6.7).
+//! The staff member's alert feed (escalations, the unassigned backlog, overdue commissions, errors;
+//! distribution.md §5.7.4, product.md §4.5) and the live event log of the engine and people across his cities
+//! (product.md §6.7).
 
 use std::collections::HashMap;
 
@@ -46,6 +47,7 @@ struct AlertRow {
     city: String,
     time: String,
     details: String,
+    commission: Option<i64>,
 }
 
 #[derive(Template)]
@@ -77,7 +79,20 @@ fn details(tr: crate::web::Tr, alert: &AlertView) -> String {
     if let Some(district) = alert.payload.get("district").and_then(|d| d.as_str()) {
         parts.push(district.to_string());
     }
+    if let Some(commission) = commission_of(alert) {
+        let money = |key: &str| alert.payload.get(key).and_then(serde_json::Value::as_i64);
+        parts.push(format!("{} #{commission}", tr.t("money.commission")));
+        if let (Some(name), Some(master)) = (alert.payload.get("master_name").and_then(|n| n.as_str()), money("master_id")) {
+            parts.push(format!("{} {name} (#{master})", tr.t("money.master")));
+        }
+        parts.extend(money("amount_kop").map(|kop| format!("{} ₽", crate::web::rubles(kop))));
+    }
     parts.join(" · ")
+}
+
+/// The commission an alert is about (an overdue one), for the link to its card.
+fn commission_of(alert: &AlertView) -> Option<i64> {
+    alert.payload.get("commission_id").and_then(serde_json::Value::as_i64)
 }
 
 async fn get_alerts(State(state): State<AppState>, who: StaffPage, Query(query): Query<FeedQuery>) -> Result<Response, WebError> {
@@ -91,7 +106,7 @@ async fn get_alerts(State(state): State<AppState>, who: StaffPage, Query(query):
         .into_iter()
         .map(|alert| {
             let (city, zone) = place(&cities, alert.city_id, fallback);
-            AlertRow { city, time: local_time(alert.created_at, &zone), details: details(c.tr, &alert), alert }
+            AlertRow { city, time: local_time(alert.created_at, &zone), details: details(c.tr, &alert), commission: commission_of(&alert), alert }
         })
         .collect();
     Ok(render(&AlertsPage { c, rows, unread_only }))

@@ -1,7 +1,8 @@
-//! Staff finance (product.md §4.4, decisions §B.17–§B.20): the commissions of the staff member's cities by
-//! status with counts, the commission card with its money history, approve with the amount paid and
-//! reject with a reason; and the owner's payment requisites editor (§4.6, global admins). Logists have
-//! no finance access.
+//! Staff finance (product.md §4.4, decisions §B.6, §B.17–§B.20): the commissions of the staff member's
+//! cities by status with counts, filters and search, grouped by period; bulk approval (global admins, with a
+//! preview to confirm); the commission card with its money history, approve with the amount paid, reject
+//! with a reason and block the master; and the owner's payment requisites editor (§4.6, global admins).
+//! Logists have no finance access.
 
 use askama::Template;
 use axum::Router;
@@ -16,7 +17,11 @@ use super::{Refusal, field, fields, local_time, refuses_the_page};
 use crate::app::AppState;
 use crate::domain::StaffRole;
 use crate::events::StoredEvent;
-use crate::money::commissions::{self, Commission, CommissionCard, CommissionStatus, StaffList};
+use crate::error::Error;
+use crate::moderation;
+use crate::money::commissions::{self, Commission, CommissionCard, CommissionStatus};
+use crate::money::finance::{self, BULK_DAYS, BulkApproval, Choice, Period, SegmentCount, StaffFilter};
+use crate::money::watchdogs::OVERDUE_REASON;
 use crate::money::requisites::{self, METHODS, Requisites};
 use crate::money::{format_rubles, parse_amount};
 use crate::web::{Chrome, CsrfForm, StaffPage, WebError, act, done, page, render, render_with};
@@ -26,18 +31,32 @@ const ADMINS: [StaffRole; 2] = [StaffRole::GlobalAdmin, StaffRole::CityAdmin];
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/finance", get(get_list))
+        .route("/finance/bulk-approve", get(get_bulk).post(post_bulk))
         .route("/finance/{id}", get(get_card))
         .route("/finance/{id}/approve", post(post_approve))
         .route("/finance/{id}/reject", post(post_reject))
+        .route("/finance/{id}/block", post(post_block))
         .route("/settings/requisites", get(get_requisites).post(post_requisites))
+}
+
+/// One period's run of the list.
+struct Section {
+    period: Period,
+    items: Vec<Commission>,
 }
 
 #[derive(Template)]
 #[template(path = "web/finance_list.html")]
 struct ListPage {
     c: Chrome,
-    list: StaffList,
+    status: CommissionStatus,
+    counts: Vec<SegmentCount>,
+    sections: Vec<Section>,
+    cities: Vec<Choice>,
+    masters: Vec<Choice>,
+    typed: ListQuery,
     zone: String,
+    refusal: Refusal,
 }
 
 impl ListPage {
@@ -48,18 +67,152 @@ impl ListPage {
     fn time(&self, at: &DateTime<Utc>) -> String {
         local_time(*at, &self.zone)
     }
+
+    /// The list's address for `status` with the filters kept.
+    fn href(&self, status: &CommissionStatus) -> String {
+        let t = &self.typed;
+        let pairs = [("status", status.as_str()), ("city_id", &t.city_id), ("master_id", &t.master_id), ("period", &t.period), ("q", &t.q)];
+        let kept: Vec<(&str, &str)> = pairs.into_iter().filter(|(_, v)| !v.is_empty()).collect();
+        format!("/finance?{}", serde_urlencoded::to_string(kept).unwrap_or_default())
+    }
+
+    fn filtered(&self) -> bool {
+        let t = &self.typed;
+        [&t.city_id, &t.master_id, &t.period, &t.q].iter().any(|v| !v.is_empty())
+    }
+
+    fn periods(&self) -> [Period; 5] {
+        Period::ALL
+    }
+
+    fn bulk_days(&self) -> [i64; 3] {
+        BULK_DAYS
+    }
 }
 
-#[derive(Debug, Deserialize)]
+/// The list's query as typed: anything unknown is ignored (the whole list), except a search that is not an id.
+#[derive(Debug, Clone, Default, Deserialize)]
 struct ListQuery {
-    status: Option<String>,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    city_id: String,
+    #[serde(default)]
+    master_id: String,
+    #[serde(default)]
+    period: String,
+    #[serde(default)]
+    q: String,
 }
 
-async fn get_list(State(state): State<AppState>, who: StaffPage, Query(query): Query<ListQuery>) -> Result<Response, WebError> {
+impl ListQuery {
+    fn filter(&self) -> StaffFilter {
+        StaffFilter {
+            status: CommissionStatus::parse(&self.status),
+            city_id: self.city_id.trim().parse().ok(),
+            master_id: self.master_id.trim().parse().ok(),
+            period: Period::parse(&self.period),
+            q: Some(self.q.clone()).filter(|q| !q.trim().is_empty()),
+        }
+    }
+}
+
+async fn get_list(State(state): State<AppState>, who: StaffPage, Query(typed): Query<ListQuery>) -> Result<Response, WebError> {
     who.require(&ADMINS)?;
-    let status = query.status.as_deref().and_then(CommissionStatus::parse).unwrap_or(CommissionStatus::Reported);
-    let (c, list) = page(&state, &who, "finance", move |conn, staff, _| commissions::list_for_staff(conn, staff, status)).await?;
-    Ok(render(&ListPage { c, list, zone: state.config.timezone.name().to_string() }))
+    let (filter, tz) = (typed.filter(), state.config.timezone);
+    let (c, (list, (cities, masters))) = page(&state, &who, "finance", move |conn, staff, now| {
+        let list = match finance::list(conn, now, tz, staff, &filter) {
+            Err(error @ Error::Invalid { .. }) => Ok(Err(error)),
+            other => other.map(Ok),
+        };
+        Ok((list?, finance::choices(conn, staff)?))
+    })
+    .await?;
+    let zone = tz.name().to_string();
+    let (status, counts, sections, refusal, code) = match list {
+        Ok(list) => {
+            let mut items = list.items.into_iter();
+            let sections = list.groups.iter().map(|g| Section { period: g.period, items: items.by_ref().take(g.count).collect() }).collect();
+            (list.status, list.counts, sections, Refusal::default(), StatusCode::OK)
+        }
+        Err(error) => {
+            let status = filter_status(&typed);
+            (status, Vec::new(), Vec::new(), Refusal::of("filter", &error, who.tr.0), crate::api::status_of(&error))
+        }
+    };
+    Ok(render_with(code, &ListPage { c, status, counts, sections, cities, masters, typed, zone, refusal }))
+}
+
+/// The segment asked for (REPORTED by default).
+fn filter_status(typed: &ListQuery) -> CommissionStatus {
+    CommissionStatus::parse(&typed.status).unwrap_or(CommissionStatus::Reported)
+}
+
+// --- bulk approval --------------------------------------------------------------------------------------------
+
+/// The bulk approval's choices as typed: the days and the ticked statuses.
+fn bulk_request(pairs: &[(String, String)]) -> BulkApproval {
+    let days = field(pairs, "days").trim().parse().unwrap_or_default();
+    let statuses = fields(pairs, "statuses").iter().filter_map(|s| CommissionStatus::parse(s)).collect();
+    BulkApproval { days, statuses }
+}
+
+/// A commission bulk approval refused: its id, its order and why, readable.
+type Failure = (i64, i64, String);
+
+#[derive(Template)]
+#[template(path = "web/finance_bulk.html")]
+struct BulkPage {
+    c: Chrome,
+    request: BulkApproval,
+    /// Before: what would be approved.
+    candidates: Vec<Commission>,
+    /// After: what was approved and what failed, with why.
+    outcome: Option<(Vec<Commission>, Vec<Failure>)>,
+    zone: String,
+}
+
+impl BulkPage {
+    fn rubles(&self, kop: &i64) -> String {
+        format_rubles(*kop)
+    }
+
+    fn time(&self, at: &DateTime<Utc>) -> String {
+        local_time(*at, &self.zone)
+    }
+
+    fn total(&self) -> String {
+        format_rubles(self.candidates.iter().map(|c| c.amount_kop).sum())
+    }
+
+    fn statuses_text(&self) -> String {
+        self.request.statuses.iter().map(|s| self.c.tr.of("commission_status.", s)).collect::<Vec<_>>().join(", ")
+    }
+
+    fn summary(&self) -> String {
+        let (approved, failed) = self.outcome.as_ref().map_or((0, 0), |(a, f)| (a.len(), f.len()));
+        self.c.tr.t("finance_staff.bulk_result").replace("{n}", &approved.to_string()).replace("{m}", &failed.to_string())
+    }
+}
+
+/// The preview: what the chosen period and statuses would approve, with the button that does it.
+async fn get_bulk(State(state): State<AppState>, who: StaffPage, Query(pairs): Query<Vec<(String, String)>>) -> Result<Response, WebError> {
+    who.require(&[StaffRole::GlobalAdmin])?;
+    let (request, tz) = (bulk_request(&pairs), state.config.timezone);
+    let asked = request.clone();
+    let (c, candidates) = page(&state, &who, "finance", move |conn, staff, now| finance::bulk_candidates(conn, now, tz, staff, &asked)).await?;
+    Ok(render(&BulkPage { c, request, candidates, outcome: None, zone: tz.name().to_string() }))
+}
+
+/// Approves them, each on its own, and shows "approved n, failed m" with the failures named.
+async fn post_bulk(State(state): State<AppState>, who: StaffPage, CsrfForm(pairs): CsrfForm<Vec<(String, String)>>) -> Result<Response, WebError> {
+    who.require(&[StaffRole::GlobalAdmin])?;
+    let (request, tz, lang) = (bulk_request(&pairs), state.config.timezone, who.tr.0);
+    let (db, now, staff, asked) = (state.db.clone(), state.clock.now(), who.staff.clone(), request.clone());
+    let bulk = tokio::task::spawn_blocking(move || finance::bulk_approve(&db, now, tz, &staff, &asked)).await.expect("database task panicked").map_err(|e| who.refused(e))?;
+    let failed = bulk.failed.into_iter().map(|(id, order, error)| (id, order, error.message(lang))).collect();
+    let (c, ()) = page(&state, &who, "finance", |_, _, _| Ok(())).await?;
+    Ok(render(&BulkPage { c, request, candidates: Vec::new(), outcome: Some((bulk.approved, failed)), zone: tz.name().to_string() }))
 }
 
 #[derive(Template)]
@@ -72,6 +225,8 @@ struct CardPage {
     paid_amount: String,
     /// What was typed as the rejection's reason.
     reason: String,
+    /// What was typed as the block's reason.
+    block_reason: String,
     refusal: Refusal,
 }
 
@@ -97,6 +252,15 @@ impl CardPage {
         matches!(self.cm().status, CommissionStatus::WaitPay | CommissionStatus::Reported)
     }
 
+    /// Why the master is blocked, readable (the watchdog's reason is a code).
+    fn block_reason(&self) -> String {
+        match self.card.master_block.reason.as_deref() {
+            Some(OVERDUE_REASON) => self.c.tr.t("finance_staff.reason_commission_overdue"),
+            Some(reason) => reason.to_string(),
+            None => String::new(),
+        }
+    }
+
     /// An event's line: who (staff login or "master"), old → new status, and the amounts or reason.
     fn event_line(&self, e: &StoredEvent) -> String {
         let text = |key: &str| e.detail.get(key).and_then(|v| v.as_str()).map(str::to_string);
@@ -116,16 +280,24 @@ impl CardPage {
     }
 }
 
-async fn card(state: &AppState, who: &StaffPage, id: i64, typed: (String, String), refusal: Refusal, status: StatusCode) -> Result<Response, WebError> {
+/// What the card's forms had typed when one was refused.
+#[derive(Default)]
+struct Typed {
+    paid_amount: String,
+    reason: String,
+    block_reason: String,
+}
+
+async fn card(state: &AppState, who: &StaffPage, id: i64, typed: Typed, refusal: Refusal, status: StatusCode) -> Result<Response, WebError> {
     let (c, card) = page(state, who, "finance", move |conn, staff, _| commissions::card_for_staff(conn, staff, id)).await?;
-    let (paid_amount, reason) = typed;
+    let Typed { paid_amount, reason, block_reason } = typed;
     let paid_amount = if paid_amount.is_empty() && refusal.is_for("approve") { paid_amount } else if paid_amount.is_empty() { format_rubles(card.commission.amount_kop) } else { paid_amount };
-    Ok(render_with(status, &CardPage { c, card, zone: state.config.timezone.name().to_string(), paid_amount, reason, refusal }))
+    Ok(render_with(status, &CardPage { c, card, zone: state.config.timezone.name().to_string(), paid_amount, reason, block_reason, refusal }))
 }
 
 async fn get_card(State(state): State<AppState>, who: StaffPage, Path(id): Path<i64>) -> Result<Response, WebError> {
     who.require(&ADMINS)?;
-    card(&state, &who, id, (String::new(), String::new()), Refusal::default(), StatusCode::OK).await
+    card(&state, &who, id, Typed::default(), Refusal::default(), StatusCode::OK).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -150,7 +322,7 @@ async fn post_approve(State(state): State<AppState>, who: StaffPage, Path(id): P
         Err(error) if refuses_the_page(&error) => Err(who.refused(error)),
         Err(error) => {
             let refusal = Refusal::of("approve", &error, who.tr.0);
-            card(&state, &who, id, (form.paid_amount, String::new()), refusal, crate::api::status_of(&error)).await
+            card(&state, &who, id, Typed { paid_amount: form.paid_amount, ..Typed::default() }, refusal, crate::api::status_of(&error)).await
         }
     }
 }
@@ -169,7 +341,26 @@ async fn post_reject(State(state): State<AppState>, who: StaffPage, Path(id): Pa
         Err(error) if refuses_the_page(&error) => Err(who.refused(error)),
         Err(error) => {
             let refusal = Refusal::of("reject", &error, who.tr.0);
-            card(&state, &who, id, (String::new(), form.reason), refusal, crate::api::status_of(&error)).await
+            card(&state, &who, id, Typed { reason: form.reason, ..Typed::default() }, refusal, crate::api::status_of(&error)).await
+        }
+    }
+}
+
+/// Blocks the commission's master with a reason, by the master-block rule of the staff master card.
+async fn post_block(State(state): State<AppState>, who: StaffPage, Path(id): Path<i64>, CsrfForm(form): CsrfForm<RejectForm>) -> Result<Response, WebError> {
+    who.require(&ADMINS)?;
+    let reason = form.reason.clone();
+    let outcome = act(&state, &who, move |tx, staff, now| {
+        let master = commissions::for_staff(tx, staff, id)?.master_id;
+        moderation::block(tx, now, staff, master, &reason)
+    })
+    .await;
+    match outcome {
+        Ok(()) => Ok(done(&format!("/finance/{id}"), "master_block")),
+        Err(error) if refuses_the_page(&error) => Err(who.refused(error)),
+        Err(error) => {
+            let refusal = Refusal::of("block", &error, who.tr.0);
+            card(&state, &who, id, Typed { block_reason: form.reason, ..Typed::default() }, refusal, crate::api::status_of(&error)).await
         }
     }
 }
