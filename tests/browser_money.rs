@@ -77,7 +77,8 @@ async fn a_master_pays_on_the_phone_and_an_admin_approves_on_the_desk() {
     assert!(phone.execute("return document.querySelector('#owed') === null;", vec![]).await.as_bool().unwrap(), "nothing owed");
 }
 
-/// D-23 on a cheap phone: the history and the statistics show gross, commission and net, in both languages.
+/// D-23 on a cheap phone: the history and the statistics show gross, commission and net; and the current
+/// requisites screen — in both languages.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_master_sees_what_he_keeps_in_history_and_statistics() {
     let app = WebApp::start(t0()).await;
@@ -94,7 +95,13 @@ async fn a_master_sees_what_he_keeps_in_history_and_statistics() {
         phone.assert_no_horizontal_scroll().await;
         clear_of_the_tabs(&phone, "#motivation").await;
         phone.screenshot(&format!("7-stats-{lang}")).await;
+        if lang == "en" {
+            let net = phone.text_of("#stats-earnings tr.net").await;
+            assert!(net.contains("Net") && net.contains('₽'), "{net}");
+        }
+        phone.goto("/m/requisites").await;
+        phone.wait_for("#requisites-qr img").await;
+        phone.assert_no_horizontal_scroll().await;
+        phone.screenshot(&format!("8-requisites-{lang}")).await;
     }
-    let net = phone.text_of("#stats-earnings tr.net").await;
-    assert!(net.contains("Net") && net.contains('₽'), "{net}");
 }

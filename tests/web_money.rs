@@ -289,3 +289,26 @@ impl Api {
     }
 }
 
+
+#[tokio::test]
+async fn a_master_sees_the_current_requisites_in_full_on_his_page_and_in_the_api() {
+    let app = WebApp::start(t0()).await;
+    let mut master = app.master(&master_phone(5)).await;
+    let finance = master.get("/m/finance").await;
+    assert!(finance.has("href=\"/m/requisites\""), "the finance screen leads to the requisites: {}", finance.html);
+    let page = master.get("/m/requisites").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.has("2200 7001 2345 6789") && page.has("+79990001122") && page.has("src=\"/m/requisites/qr\""), "{}", page.html);
+    assert!(page.has("#&#60;order_id&#62;"), "the comment template is shown as text: {}", page.html);
+    let qr = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap().get(format!("{}/m/requisites/qr", app.base)).send().await.unwrap();
+    assert_eq!(qr.status(), StatusCode::SEE_OTHER, "signed out: to the login");
+
+    let api = Api::master(&app, 5).await;
+    let (status, requisites) = api.get("/api/v1/me/requisites").await;
+    assert_eq!((status, requisites["card_number"].as_str(), requisites["sbp_qr"].as_bool()), (StatusCode::OK, Some("2200700123456789"), Some(true)));
+
+    // The owner removes the QR: the page stops showing it and the image is gone.
+    exec(&app, "DELETE FROM settings WHERE key = 'owner_pay_sbp_qr'");
+    assert!(!master.get("/m/requisites").await.has("/m/requisites/qr"));
+    assert_eq!(master.get("/m/requisites/qr").await.status, StatusCode::NOT_FOUND);
+}

@@ -204,6 +204,13 @@ async fn get_owed(State(state): State<AppState>, caller: MasterCaller) -> Result
     read(&state, caller.lang, move |c, _| commissions::owed(c, master)).await.map(Json)
 }
 
+/// The owner's current requisites in full — where to send commissions now (each commission keeps its own
+/// snapshot); `sbp_qr` says whether `GET /api/v1/me/requisites/qr` has an image.
+#[utoipa::path(get, path = "/api/v1/me/requisites", tag = "master", responses((status = 200, body = Requisites), (status = 401, body = ErrorBody)))]
+async fn get_my_requisites(State(state): State<AppState>, caller: MasterCaller) -> Result<Json<Requisites>, ApiError> {
+    read(&state, caller.lang, |c, _| requisites::load(c)).await.map(Json)
+}
+
 /// The routes of this module.
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -217,4 +224,5 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_my_commission))
         .routes(routes!(post_paid))
         .routes(routes!(get_owed))
+        .routes(routes!(get_my_requisites))
 }

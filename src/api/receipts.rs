@@ -96,6 +96,14 @@ async fn get_my_qr(State(state): State<AppState>, caller: MasterCaller, PathPara
     qr_image(&state, caller.lang, image).await
 }
 
+/// The current SBP QR image of the owner's requisites; 404 when none is set.
+#[utoipa::path(get, path = "/api/v1/me/requisites/qr", tag = "master",
+    responses((status = 200, description = "The image (PNG, JPEG or WebP)", content_type = "application/octet-stream"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn get_my_requisites_qr(State(state): State<AppState>, caller: MasterCaller) -> Result<Response, ApiError> {
+    let image = read(&state, caller.lang, |c, _| requisites::qr_image(c)).await?;
+    qr_image(&state, caller.lang, image).await
+}
+
 /// The receipts of a commission, oldest first.
 #[utoipa::path(get, path = "/api/v1/commissions/{id}/receipts", tag = "finance", params(("id" = i64, Path, description = "Commission id")),
     responses((status = 200, body = Vec<Receipt>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
@@ -193,6 +201,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(get_my_receipt, delete_my_receipt))
         .routes(routes!(get_my_qr))
+        .routes(routes!(get_my_requisites_qr))
         .routes(routes!(get_receipts))
         .routes(routes!(get_receipt))
         .routes(routes!(get_commission_qr))

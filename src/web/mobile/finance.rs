@@ -16,6 +16,7 @@ use crate::app::AppState;
 use crate::error::Error;
 use crate::money::commissions::{self, Commission, MasterTab};
 use crate::money::receipts::{self, MAX_RECEIPTS, Receipt};
+use crate::money::requisites::{self, Requisites};
 use crate::web::{CsrfForm, Tr, done, render, render_with, rubles};
 
 pub fn routes() -> Router<AppState> {
@@ -23,6 +24,41 @@ pub fn routes() -> Router<AppState> {
         .route("/m/finance", get(get_list))
         .route("/m/finance/{id}", get(get_commission))
         .route("/m/finance/{id}/paid", post(post_paid))
+        .route("/m/requisites", get(get_requisites))
+        .route("/m/requisites/qr", get(get_requisites_qr))
+}
+
+/// The owner's current requisites in full (product.md §4.3, last bullet): whom to pay, beyond one
+/// commission's snapshot.
+#[derive(Template)]
+#[template(path = "m/requisites.html")]
+struct RequisitesPage {
+    tr: Tr,
+    c: Bar,
+    r: Requisites,
+}
+
+impl RequisitesPage {
+    /// The card number in groups of four, as printed on a card.
+    fn card_number(&self) -> String {
+        let digits: Vec<char> = self.r.card_number.chars().collect();
+        digits.chunks(4).map(|group| group.iter().collect::<String>()).collect::<Vec<_>>().join(" ")
+    }
+
+    fn has(&self, method: &str) -> bool {
+        self.r.methods.iter().any(|m| m == method)
+    }
+}
+
+async fn get_requisites(State(state): State<AppState>, who: MasterPage) -> Result<Response, MobileError> {
+    let (c, r) = page(&state, &who, |conn, _, _| requisites::load(conn)).await?;
+    Ok(render(&RequisitesPage { tr: who.tr, c, r }))
+}
+
+/// The current SBP QR image (the one new commissions copy).
+async fn get_requisites_qr(State(state): State<AppState>, who: MasterPage) -> Result<Response, MobileError> {
+    let image = state.db.read_blocking(requisites::qr_image).await.map_err(|e| who.refused(e))?;
+    crate::api::receipts::qr_image(&state, who.tr.0, image).await.map_err(|_| who.refused(Error::NotFound { what: "attachment" }))
 }
 
 /// A commission as his screens show it.
