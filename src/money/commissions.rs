@@ -163,8 +163,14 @@ pub fn rate_for(conn: &Connection, now: DateTime<Utc>, master: MasterId, setting
         params![master, ms(now - Duration::days(7))],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
-    let high = count > 0 && sum >= settings.commission_high_threshold_kop * count;
-    Ok(if high { settings.commission_high_rate_percent } else { settings.commission_rate_percent })
+    Ok(rate_of_week(count, sum, settings))
+}
+
+/// The rate for a week of `count` CLOSED checks summing to `sum_kop`: the high rate when their average
+/// reaches the threshold, compared as `sum ≥ threshold × count` so that no division rounds it.
+pub fn rate_of_week(count: i64, sum_kop: i64, settings: &Settings) -> i64 {
+    let high = count > 0 && sum_kop >= settings.commission_high_threshold_kop * count;
+    if high { settings.commission_high_rate_percent } else { settings.commission_rate_percent }
 }
 
 /// Creates the commission of a closed normal order (product.md §4.1): idempotent (an existing one is
@@ -381,4 +387,36 @@ pub fn reject(conn: &Connection, now: DateTime<Utc>, staff: &Staff, id: i64, rea
     record(conn, now, &c, "staff", "commission_rejected", json!({"staff_id": staff.id, "staff": staff.login, "to": "WAIT_PAY", "reason": reason}))?;
     notifications::push(conn, now, c.master_id, "commission_rejected", &json!({"commission_id": id, "order_id": c.order_id, "reason": reason}))?;
     for_staff(conn, staff, id)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::rate_of_week;
+    use crate::settings::Settings;
+
+    fn rate(checks: &[i64]) -> i64 {
+        rate_of_week(checks.len() as i64, checks.iter().sum(), &Settings::default())
+    }
+
+    #[test]
+    fn the_threshold_is_reached_at_7_000_not_at_6_999_99() {
+        assert_eq!(rate(&[699_999]), 50);
+        assert_eq!(rate(&[700_000]), 40);
+        assert_eq!(rate(&[699_999, 700_001]), 40, "an average of exactly 7 000");
+        assert_eq!(rate(&[699_999, 700_000]), 50, "an average of 6 999.995");
+        assert_eq!(rate(&[]), 50, "no closed orders this week");
+    }
+
+    proptest! {
+        // Against another formulation: the high rate exactly when the checks' excesses over the threshold
+        // outweigh their shortfalls.
+        #[test]
+        fn high_rate_exactly_when_the_average_reaches_the_threshold(checks in proptest::collection::vec(0i64..=999_999_999, 1..40)) {
+            let threshold = Settings::default().commission_high_threshold_kop;
+            let balance: i128 = checks.iter().map(|c| i128::from(*c) - i128::from(threshold)).sum();
+            prop_assert_eq!(rate(&checks), if balance >= 0 { 40 } else { 50 });
+        }
+    }
 }
