@@ -34,3 +34,17 @@ function tickCountdowns() {
 tickCountdowns();
 setInterval(tickCountdowns, 1000);
 window.fsTickCountdowns = tickCountdowns;
+
+// <input data-filter-list="id">: show only the items of list `id` whose text contains what is typed. The box
+// stays hidden without JavaScript, where the whole list scrolls.
+document.querySelectorAll("input[data-filter-list]").forEach((box) => {
+  const list = document.getElementById(box.getAttribute("data-filter-list"));
+  if (!list) return;
+  box.hidden = false;
+  box.addEventListener("input", () => {
+    const needle = box.value.trim().toLocaleLowerCase();
+    list.querySelectorAll("li").forEach((item) => {
+      item.hidden = needle !== "" && !item.textContent.toLocaleLowerCase().includes(needle);
+    });
+  });
+});

@@ -58,6 +58,12 @@ async fn staff_and_settings_are_for_the_global_admin_only() {
     assert_eq!(staff.status, StatusCode::OK);
     assert!(staff.has("logist") && staff.has("moscow") && staff.has("Москва, Санкт-Петербург") && staff.has("(вы)"), "{}", staff.html);
     assert!(admin.get("/settings").await.has("value=\"120\""));
+
+    // Safe defaults in the add form: the least powerful role, and no city until the admin picks one.
+    let form = staff.html.split("action=\"/staff\" class=\"card form\"").nth(1).expect("the add form");
+    assert!(form.contains("<option value=\"LOGIST\" selected>"), "{form}");
+    assert!(!form.contains("checked"), "no city chosen in advance: {form}");
+    assert!(form.contains("type=\"checkbox\" name=\"city_ids\"") && form.contains("data-filter-list=\"city_ids-list\""), "{form}");
 }
 
 #[tokio::test]

@@ -61,20 +61,22 @@ impl StaffListPage {
         field(&self.typed, name)
     }
 
-    /// Whether `city` was chosen in the add form.
-    fn typed_city(&self, city: &CityId) -> bool {
-        fields(&self.typed, "city_ids").contains(&city.to_string())
+    /// The cities chosen in the add form (none until the admin picks: the choice is required).
+    fn typed_cities(&self) -> Vec<CityId> {
+        fields(&self.typed, "city_ids").iter().filter_map(|id| id.parse().ok()).collect()
+    }
+
+    /// The role the add form shows chosen: the one typed, else the least powerful.
+    fn role_chosen(&self, role: &StaffRole) -> bool {
+        match self.typed("role") {
+            typed if typed.is_empty() => *role == StaffRole::Logist,
+            typed => typed == role.as_str(),
+        }
     }
 
     /// The refusal of member `id`'s city form.
     fn cities_refusal(&self, id: &StaffId) -> Option<String> {
         self.refusal.at(&format!("cities-{id}"), "city_ids")
-    }
-}
-
-impl Member {
-    fn has_city(&self, city: &CityId) -> bool {
-        self.view.cities.contains(city)
     }
 }
 
@@ -92,7 +94,7 @@ async fn staff_page(state: &AppState, who: &StaffPage, typed: Pairs, refusal: Re
             view,
         })
         .collect();
-    Ok(StaffListPage { c, members, cities, roles: StaffRole::ALL, typed, refusal, secret })
+    Ok(StaffListPage { c, members, cities, roles: &[StaffRole::Logist, StaffRole::CityAdmin, StaffRole::GlobalAdmin], typed, refusal, secret })
 }
 
 async fn get_staff(State(state): State<AppState>, who: StaffPage) -> Result<Response, WebError> {
