@@ -48,3 +48,10 @@ document.querySelectorAll("input[data-filter-list]").forEach((box) => {
     });
   });
 });
+
+// The top bar's administration menu closes when something else is clicked.
+document.addEventListener("click", (event) => {
+  document.querySelectorAll("details.nav-group[open]").forEach((menu) => {
+    if (!menu.contains(event.target)) menu.removeAttribute("open");
+  });
+});

@@ -59,6 +59,11 @@ async fn staff_and_settings_are_for_the_global_admin_only() {
     assert!(staff.has("logist") && staff.has("moscow") && staff.has("Москва, Санкт-Петербург") && staff.has("(вы)"), "{}", staff.html);
     assert!(admin.get("/settings").await.has("value=\"120\""));
 
+    // The administration pages sit under one menu of the top bar; a logist, with one of them, has no menu.
+    assert!(staff.has("id=\"nav-admin\"") && staff.has("<summary class=\"current\">Управление</summary>"), "{}", staff.html);
+    let board = app.staff("logist").await.get("/").await;
+    assert!(!board.has("id=\"nav-admin\"") && board.has("href=\"/events\""), "{}", board.html);
+
     // Safe defaults in the add form: the least powerful role, and no city until the admin picks one.
     let form = staff.html.split("action=\"/staff\" class=\"card form\"").nth(1).expect("the add form");
     assert!(form.contains("<option value=\"LOGIST\" selected>"), "{form}");

@@ -282,28 +282,35 @@ pub struct NavItem {
 }
 
 impl Chrome {
-    /// The navigation of his role (product.md §6.1).
-    pub fn nav(&self) -> Vec<NavItem> {
+    /// The navigation of his role (product.md §6.1): the daily pages, then the administration pages grouped
+    /// under one menu when there are several, so that the bar fits one line at 1280 px.
+    pub fn nav(&self) -> (Vec<NavItem>, Vec<NavItem>) {
         let admin = matches!(self.role, StaffRole::GlobalAdmin | StaffRole::CityAdmin);
         let global = self.role == StaffRole::GlobalAdmin;
-        let entries: [(&'static str, &'static str, bool); 11] = [
-            ("board", "/", true),
-            ("new_order", "/orders/new", true),
-            ("orders", "/orders", true),
-            ("masters", "/masters", true),
-            ("invites", "/invites", admin),
-            ("cities", "/cities", admin),
-            ("finance", "/finance", admin),
-            ("alerts", "/alerts", true),
-            ("events", "/events", true),
-            ("staff", "/staff", global),
-            ("settings", "/settings", global),
+        // (section, href, shown, part of the administration group)
+        let entries: [(&'static str, &'static str, bool, bool); 11] = [
+            ("board", "/", true, false),
+            ("new_order", "/orders/new", true, false),
+            ("orders", "/orders", true, false),
+            ("masters", "/masters", true, false),
+            ("finance", "/finance", admin, false),
+            ("alerts", "/alerts", true, false),
+            ("invites", "/invites", admin, true),
+            ("cities", "/cities", admin, true),
+            ("events", "/events", true, true),
+            ("staff", "/staff", global, true),
+            ("settings", "/settings", global, true),
         ];
-        entries
-            .into_iter()
-            .filter(|(_, _, shown)| *shown)
-            .map(|(section, href, _)| NavItem { section, href, label: self.tr.of("nav.", section) })
-            .collect()
+        let shown: Vec<_> = entries.into_iter().filter(|(_, _, shown, _)| *shown).collect();
+        let grouped = shown.iter().filter(|e| e.3).count() > 1;
+        let item = |(section, href, _, _): (&'static str, &'static str, bool, bool)| NavItem { section, href, label: self.tr.of("nav.", section) };
+        let (group, main): (Vec<_>, Vec<_>) = shown.into_iter().partition(|e| grouped && e.3);
+        (main.into_iter().map(item).collect(), group.into_iter().map(item).collect())
+    }
+
+    /// Whether the page shown is one of the administration group's.
+    pub fn in_group(&self, group: &[NavItem]) -> bool {
+        group.iter().any(|i| i.section == self.section)
     }
 
     /// His role's name.
