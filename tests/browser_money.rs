@@ -15,19 +15,6 @@ fn scalar<T: rusqlite::types::FromSql>(app: &WebApp, sql: &str) -> T {
     app.db.read(|c| c.query_row(sql, [], |r| r.get(0)).map_err(Error::from)).unwrap()
 }
 
-/// The bottom of the element at `css` lies above the top of the fixed tab bar once scrolled to the end.
-async fn clear_of_the_tabs(window: &Window, css: &str) {
-    let gap = window
-        .execute(
-            "window.scrollTo(0, document.body.scrollHeight);
-             const tabs = document.querySelector('nav.tabs');
-             const el = document.querySelector(arguments[0]);
-             return tabs.getBoundingClientRect().top - el.getBoundingClientRect().bottom;",
-            vec![serde_json::json!(css)],
-        )
-        .await;
-    assert!(gap.as_f64().unwrap() >= 0.0, "{css} ends {gap}px under the fixed tabs");
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_master_pays_on_the_phone_and_an_admin_approves_on_the_desk() {
@@ -46,7 +33,7 @@ async fn a_master_pays_on_the_phone_and_an_admin_approves_on_the_desk() {
     assert!(shown.contains(&printed), "{shown} shows {printed}");
     assert!(phone.text_of("#pay-card").await.contains("****6789"));
     phone.assert_no_horizontal_scroll().await;
-    clear_of_the_tabs(&phone, "#i-paid").await;
+    phone.assert_clear_of_the_tabs("#i-paid").await;
     phone.screenshot("1-pay-screen").await;
     phone.tap("#i-paid").await;
     phone.wait_for("#reported").await;
@@ -93,7 +80,7 @@ async fn a_master_sees_what_he_keeps_in_history_and_statistics() {
         phone.goto("/m/stats").await;
         phone.wait_for("#stats-earnings").await;
         phone.assert_no_horizontal_scroll().await;
-        clear_of_the_tabs(&phone, "#motivation").await;
+        phone.assert_clear_of_the_tabs("#motivation").await;
         phone.screenshot(&format!("7-stats-{lang}")).await;
         if lang == "en" {
             let net = phone.text_of("#stats-earnings tr.net").await;

@@ -10,7 +10,6 @@ use common::t0;
 use common::web::WebApp;
 use fieldservice::demo::{PASSWORD, master_phone};
 use fieldservice::error::Error;
-use serde_json::json;
 
 fn scalar<T: rusqlite::types::FromSql>(app: &WebApp, sql: &str) -> T {
     app.db.read(|c| c.query_row(sql, [], |r| r.get(0)).map_err(Error::from)).unwrap()
@@ -25,19 +24,6 @@ async fn qr_is_scannable(window: &Window) {
     assert!(width.as_f64().unwrap() >= 240.0, "the QR is drawn {width} px wide");
 }
 
-/// The bottom of the element at `css` lies above the top of the fixed tab bar once scrolled to the end.
-async fn clear_of_the_tabs(window: &Window, css: &str) {
-    let gap = window
-        .execute(
-            "window.scrollTo(0, document.body.scrollHeight);
-             const tabs = document.querySelector('nav.tabs');
-             const el = document.querySelector(arguments[0]);
-             return tabs.getBoundingClientRect().top - el.getBoundingClientRect().bottom;",
-            vec![json!(css)],
-        )
-        .await;
-    assert!(gap.as_f64().unwrap() >= 0.0, "{css} ends {gap}px under the fixed tabs");
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_master_sees_the_qr_and_uploads_a_receipt_and_the_admin_sees_it() {
@@ -62,7 +48,7 @@ async fn a_master_sees_the_qr_and_uploads_a_receipt_and_the_admin_sees_it() {
     assert!(phone.text_of("#receipts").await.contains("перевод.png"));
     assert_eq!(scalar::<i64>(&app, &format!("SELECT has_checks FROM commissions WHERE id = {commission}")), 1);
     phone.assert_no_horizontal_scroll().await;
-    clear_of_the_tabs(&phone, "#receipt-submit").await;
+    phone.assert_clear_of_the_tabs("#receipt-submit").await;
     phone.screenshot("2-receipt-uploaded-ru").await;
 
     phone.goto(&format!("/lang/en?back=/m/finance/{commission}")).await;

@@ -21,18 +21,6 @@ async fn scroll_to(window: &Window, css: &str) {
     window.execute("document.querySelector(arguments[0]).scrollIntoView({ block: 'start' }); window.scrollBy(0, -60); return true;", vec![json!(css)]).await;
 }
 
-/// The last section ends above the fixed tab bar once scrolled to the end.
-async fn clear_of_the_tabs(window: &Window, css: &str) {
-    let gap = window
-        .execute(
-            "window.scrollTo(0, document.body.scrollHeight);
-             const tabs = document.querySelector('nav.tabs');
-             return tabs.getBoundingClientRect().top - document.querySelector(arguments[0]).getBoundingClientRect().bottom;",
-            vec![json!(css)],
-        )
-        .await;
-    assert!(gap.as_f64().unwrap() >= 0.0, "{css} ends {gap}px under the fixed tabs");
-}
 
 async fn shoot_the_screen(phone: &Window, lang: &str) {
     phone.wait_for("#referral-code").await;
@@ -42,7 +30,7 @@ async fn shoot_the_screen(phone: &Window, lang: &str) {
     phone.screenshot(&format!("{lang}-2-terms")).await;
     scroll_to(phone, "#referral-latest").await;
     phone.screenshot(&format!("{lang}-3-rewards")).await;
-    clear_of_the_tabs(phone, "#referral-invitees").await;
+    phone.assert_clear_of_the_tabs("#referral-invitees").await;
     phone.screenshot(&format!("{lang}-4-invitees")).await;
 }
 

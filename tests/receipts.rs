@@ -9,12 +9,13 @@ mod common;
 
 use common::dump::dump;
 use common::samples::{PDF, PNG, jpeg};
+use common::api::Api;
 use common::t0;
 use common::web::{Browser, WebApp};
-use fieldservice::demo::{PASSWORD, master_phone};
+use fieldservice::demo::master_phone;
 use reqwest::StatusCode;
 use reqwest::multipart::{Form, Part};
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// Demo order 8 is WORKING for demo master 3.
 const WORKING_FOR_3: i64 = 8;
@@ -153,68 +154,6 @@ async fn a_master_uploads_receipts_on_his_card_and_staff_open_them() {
     assert_eq!(state(&app), before);
     let card = master.get(&card_path).await;
     assert!(!card.has("id=\"receipt-form\"") && !card.has("/delete\"") && card.has(&format!("id=\"receipt-{photo}\"")), "{}", card.html);
-}
-
-/// A JSON API client: a master's bearer token, or a staff session's cookie and CSRF token.
-struct Api {
-    base: String,
-    token: Option<String>,
-    session: Option<(String, String)>,
-    http: reqwest::Client,
-}
-
-impl Api {
-    async fn staff(app: &WebApp, login: &str) -> Self {
-        Self::login(app, "/api/v1/auth/staff/login", json!({"login": login, "password": PASSWORD})).await
-    }
-
-    async fn master(app: &WebApp, n: usize) -> Self {
-        Self::login(app, "/api/v1/auth/master/login", json!({"phone": master_phone(n), "password": PASSWORD})).await
-    }
-
-    async fn login(app: &WebApp, path: &str, body: Value) -> Self {
-        let http = reqwest::Client::new();
-        let response = http.post(format!("{}{path}", app.base)).json(&body).send().await.unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        let cookie = response.headers().get("set-cookie").map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string());
-        let body: Value = response.json().await.unwrap();
-        let token = body["token"].as_str().map(str::to_string);
-        let session = cookie.zip(body["csrf_token"].as_str().map(str::to_string));
-        Self { base: app.base.clone(), token, session, http }
-    }
-
-    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        let mut request = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(token) = &self.token {
-            request = request.bearer_auth(token);
-        }
-        if let Some((cookie, csrf)) = &self.session {
-            request = request.header("cookie", cookie).header("x-csrf-token", csrf);
-        }
-        request
-    }
-
-    async fn json(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
-        let response = request.send().await.unwrap();
-        (response.status(), response.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn get(&self, path: &str) -> (StatusCode, Value) {
-        Self::json(self.request(reqwest::Method::GET, path)).await
-    }
-
-    async fn bytes(&self, path: &str) -> (StatusCode, Vec<u8>) {
-        let response = self.request(reqwest::Method::GET, path).send().await.unwrap();
-        (response.status(), response.bytes().await.unwrap().to_vec())
-    }
-
-    async fn upload(&self, method: reqwest::Method, path: &str, bytes: &[u8], name: &str) -> (StatusCode, Value) {
-        Self::json(self.request(method, path).multipart(Form::new().part("file", file(bytes, name)))).await
-    }
-
-    async fn delete(&self, path: &str) -> (StatusCode, Value) {
-        Self::json(self.request(reqwest::Method::DELETE, path)).await
-    }
 }
 
 #[tokio::test]

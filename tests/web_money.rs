@@ -7,9 +7,10 @@ mod common;
 
 use common::dump::dump;
 use common::samples::PNG;
+use common::api::Api;
 use common::t0;
 use common::web::WebApp;
-use fieldservice::demo::{PASSWORD, master_phone};
+use fieldservice::demo::master_phone;
 use fieldservice::money::format_rubles;
 use reqwest::StatusCode;
 use reqwest::multipart::{Form, Part};
@@ -28,59 +29,6 @@ fn exec(app: &WebApp, sql: &str) {
 /// The database without what every request may touch.
 fn state(app: &WebApp) -> String {
     dump(&app.db, &["sessions", "login_attempts"])
-}
-
-/// A JSON API client: a master's bearer token, or a staff session's cookie and CSRF token.
-struct Api {
-    base: String,
-    token: Option<String>,
-    session: Option<(String, String)>,
-    http: reqwest::Client,
-}
-
-impl Api {
-    async fn staff(app: &WebApp, login: &str) -> Self {
-        Self::login(app, "/api/v1/auth/staff/login", json!({"login": login, "password": PASSWORD})).await
-    }
-
-    async fn master(app: &WebApp, n: usize) -> Self {
-        Self::login(app, "/api/v1/auth/master/login", json!({"phone": master_phone(n), "password": PASSWORD})).await
-    }
-
-    async fn login(app: &WebApp, path: &str, body: Value) -> Self {
-        let http = reqwest::Client::new();
-        let response = http.post(format!("{}{path}", app.base)).json(&body).send().await.unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        let cookie = response.headers().get("set-cookie").map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string());
-        let body: Value = response.json().await.unwrap();
-        let token = body["token"].as_str().map(str::to_string);
-        let session = cookie.zip(body["csrf_token"].as_str().map(str::to_string));
-        Self { base: app.base.clone(), token, session, http }
-    }
-
-    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut request = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(token) = &self.token {
-            request = request.bearer_auth(token);
-        }
-        if let Some((cookie, csrf)) = &self.session {
-            request = request.header("cookie", cookie).header("x-csrf-token", csrf);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn get(&self, path: &str) -> (StatusCode, Value) {
-        self.send(reqwest::Method::GET, path, None).await
-    }
-
-    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        self.send(reqwest::Method::POST, path, Some(body)).await
-    }
 }
 
 #[tokio::test]

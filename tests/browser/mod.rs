@@ -191,6 +191,21 @@ impl Window {
         self.client.execute(script, args).await.unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
     }
 
+    /// Fails the test unless the bottom of the element at `css` lies above the top of the phone page's fixed
+    /// tab bar once scrolled to the end (a button under the bar cannot be tapped).
+    pub async fn assert_clear_of_the_tabs(&self, css: &str) {
+        let gap = self
+            .execute(
+                "window.scrollTo(0, document.body.scrollHeight);
+                 const tabs = document.querySelector('nav.tabs');
+                 const el = document.querySelector(arguments[0]);
+                 return tabs.getBoundingClientRect().top - el.getBoundingClientRect().bottom;",
+                vec![serde_json::json!(css)],
+            )
+            .await;
+        assert!(gap.as_f64().unwrap() >= 0.0, "{css} ends {gap}px under the fixed tabs");
+    }
+
     /// Fails the test when the page scrolls sideways (wider than the screen).
     pub async fn assert_no_horizontal_scroll(&self) {
         let sizes = self.execute("return [document.documentElement.scrollWidth, window.innerWidth];", vec![]).await;

@@ -2,6 +2,7 @@
 //! explicitly as `now`, and small story helpers (`master`, `order`, `tick`, `accept`, …).
 #![allow(dead_code)]
 
+pub mod api;
 pub mod contract;
 pub mod dump;
 pub mod samples;
