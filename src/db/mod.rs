@@ -22,7 +22,9 @@ mod group;
 pub use fault::{Fault, log_failure};
 
 /// The schema, one entry per version: entry `n - 1` upgrades a file from version `n - 1` to `n`.
-const MIGRATIONS: &[&str] = &[include_str!("../../schema.sql"), include_str!("migrations/0002_citywide_orders.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("../../schema.sql"), include_str!("migrations/0002_citywide_orders.sql"),
+    include_str!("migrations/0003_close_report_and_held_files.sql"),
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
