@@ -237,7 +237,18 @@
     }
   });
 
-  form.addEventListener('input', save);
+  // Typing into a refused field takes its refusal away at once, so the layout does not shift later under
+  // the thumb that is reaching for "Next" (the change event comes on that very tap).
+  form.addEventListener('input', function (event) {
+    var el = event.target;
+    var refusal = el.id && document.getElementById(el.id + '-client-error');
+    if (refusal) {
+      refusal.remove();
+      el.setAttribute('aria-invalid', 'false');
+      el.removeAttribute('data-client-invalid');
+    }
+    save();
+  });
   form.addEventListener('change', function (event) {
     if (event.target === payoutMethod) { showHints(); }
     var step = event.target.closest('fieldset.step');
