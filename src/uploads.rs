@@ -540,6 +540,21 @@ pub fn held(conn: &Connection, holder: &Holder, slot: &str) -> Result<Option<Sto
         .optional()?)
 }
 
+/// How long a file is kept for a form nobody came back to.
+pub const HELD_FOR: chrono::Duration = chrono::Duration::hours(24);
+
+/// Forgets the files kept longer than [`HELD_FOR`] (a sign-up abandoned after a refusal, a close that
+/// never came); returns their storage keys, whose files the caller removes.
+pub fn forget_held(conn: &Connection, now: DateTime<Utc>) -> Result<Vec<String>> {
+    let cutoff = ms(now - HELD_FOR);
+    let keys = conn
+        .prepare_cached("SELECT storage_key FROM held_files WHERE created_at < ?1")?
+        .query_map([cutoff], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    conn.execute("DELETE FROM held_files WHERE created_at < ?1", [cutoff])?;
+    Ok(keys)
+}
+
 /// Forgets what `holder` keeps: its form went through and the files now belong to the rows it wrote.
 pub fn release(conn: &Connection, holder: &Holder) -> Result<()> {
     conn.execute("DELETE FROM held_files WHERE holder = ?1", [holder.key()])?;

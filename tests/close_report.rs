@@ -97,3 +97,20 @@ async fn a_close_through_the_api_carries_a_note_and_photos_that_staff_see_on_the
     assert_eq!(form["properties"]["note"]["maxLength"], 1000, "{form}");
     assert_eq!(form["properties"]["photos"]["maxItems"], 5, "{form}");
 }
+
+#[tokio::test]
+async fn an_act_kept_for_a_close_that_never_came_is_forgotten_after_a_day() {
+    use fieldservice::clock::Clock;
+    let app = WebApp::start(t0()).await;
+    let mut master = app.master(&master_phone(3)).await;
+    let path = format!("/m/orders/{WORKING_FOR_3}/close");
+    let refused = master.m_post_multipart(&path, Form::new().text("amount", "abc").part("act", Part::bytes(PNG).file_name("act.png"))).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!((count(&app, "SELECT COUNT(*) FROM held_files"), stored_files(&app)), (1, 1));
+    let soon = app.clock.now() + chrono::Duration::hours(23);
+    assert!(app.db.write(|tx| fieldservice::uploads::forget_held(tx, soon)).unwrap().is_empty(), "kept for a day");
+    let later = app.clock.now() + chrono::Duration::hours(25);
+    let forgotten = app.db.write(|tx| fieldservice::uploads::forget_held(tx, later)).unwrap();
+    assert_eq!((forgotten.len(), count(&app, "SELECT COUNT(*) FROM held_files")), (1, 0));
+    assert!(!master.get(&path).await.has("id=\"act-kept\""), "the form no longer offers it");
+}

@@ -356,7 +356,7 @@ fn refused(headers: &HeaderMap, tr: Tr, token: String, city: InviteCity, answers
 /// Checks the questionnaire, keeps the chosen documents against the form (so a refusal does not lose
 /// them) and registers the master with them in one transaction, signing him in. Refusals come back all
 /// together where they can (the rules of `prepare` stop at their first).
-async fn sign_up<'a>(state: &AppState, token: &str, submitted: &'a Submitted, holder: &Holder) -> Result<accounts::NewSession, Vec<Error>> {
+async fn sign_up(state: &AppState, token: &str, submitted: &Submitted, holder: &Holder) -> Result<accounts::NewSession, Vec<Error>> {
     let mut errors = Vec::new();
     if submitted.answers.has_vehicle.is_none() {
         errors.push(invalid("has_vehicle", "required"));
