@@ -2,7 +2,7 @@
 //! (distribution.md S9–S12, product.md §2.7). Closing a normal order creates the commission.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::json;
 
 use crate::db::ms;
@@ -149,9 +149,16 @@ pub fn close(conn: &Connection, now: DateTime<Utc>, master: MasterId, id: OrderI
     };
     orders::transition(conn, now, &order, to, reason, Actor::Master(master), &json!({"master_id": master, "total_sum_kop": total}))?;
     conn.execute(
-        "UPDATE orders SET total_sum_kop = ?2, closed_at = CASE WHEN ?3 THEN ?4 ELSE closed_at END, close_note = ?5 WHERE id = ?1",
-        params![id, total, to == OrderStatus::Closed, ms(now), note],
+        "UPDATE orders SET total_sum_kop = ?2, closed_at = CASE WHEN ?3 THEN ?4 ELSE closed_at END WHERE id = ?1",
+        params![id, total, to == OrderStatus::Closed, ms(now)],
     )?;
+    if let Some(note) = note {
+        conn.execute(
+            "INSERT INTO order_close_notes (order_id, master_id, note, created_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (order_id) DO UPDATE SET master_id = excluded.master_id, note = excluded.note, created_at = excluded.created_at",
+            params![id, master, note, ms(now)],
+        )?;
+    }
     let commission_id = commissions::create(conn, now, id)?;
     let details = json!({"master_id": master, "to": to, "total_sum_kop": total, "commission_id": commission_id, "note": note, "photos": extras.photos.len()});
     events::record(conn, now, Some(id), "master", "closed", details)?;
@@ -176,5 +183,5 @@ pub fn close_with_kept_act(conn: &Connection, now: DateTime<Utc>, master: Master
 
 /// The note the master left when closing `id`, if any.
 pub fn close_note(conn: &Connection, id: OrderId) -> Result<Option<String>> {
-    Ok(conn.query_row("SELECT close_note FROM orders WHERE id = ?1", [id], |r| r.get(0))?)
+    Ok(conn.query_row("SELECT note FROM order_close_notes WHERE order_id = ?1", [id], |r| r.get(0)).optional()?)
 }

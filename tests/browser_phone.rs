@@ -198,7 +198,7 @@ async fn a_new_master_signs_up_sees_the_offer_on_his_home_screen_and_closes_the_
     window.wait_for_text("Заказ закрыт!").await;
     assert_eq!(order_status(&app, order), "PAYMENT");
     let (total, note): (i64, String) =
-        app.db.read(|c| c.query_row("SELECT total_sum_kop, close_note FROM orders WHERE id = ?1", [order], |r| Ok((r.get(0)?, r.get(1)?))).map_err(Error::from)).unwrap();
+        app.db.read(|c| c.query_row("SELECT total_sum_kop, (SELECT note FROM order_close_notes WHERE order_id = orders.id) FROM orders WHERE id = ?1", [order], |r| Ok((r.get(0)?, r.get(1)?))).map_err(Error::from)).unwrap();
     assert_eq!((total, note.as_str()), (450_000, "Заменил сливной насос"));
     window.screenshot("closed").await;
 }

@@ -402,7 +402,7 @@ async fn closing_asks_the_amount_and_the_act_and_a_refused_close_keeps_what_was_
     assert_eq!(closed.location, Some(format!("/m/finance/{commission}?ok=m_closed")), "on to what he owes: {}", closed.html);
     assert_eq!(scalar::<String>(&app, "SELECT status FROM orders WHERE id = 8"), "PAYMENT");
     assert_eq!(scalar::<i64>(&app, "SELECT total_sum_kop FROM orders WHERE id = 8"), 450_000);
-    assert_eq!(scalar::<String>(&app, "SELECT close_note FROM orders WHERE id = 8"), "Заменил насос.\nКлиент доволен.");
+    assert_eq!(scalar::<String>(&app, "SELECT note FROM order_close_notes WHERE order_id = 8"), "Заменил насос.\nКлиент доволен.");
     assert_eq!(scalar::<i64>(&app, "SELECT COUNT(*) FROM attachments WHERE entity_id = 8 AND document_type = 'work_photo'"), 2);
     assert_eq!(scalar::<i64>(&app, "SELECT COUNT(*) FROM held_files"), 0, "nothing is held once the close went through");
     assert_eq!(stored_files(&app), 3);

@@ -1,8 +1,14 @@
 -- Issue 11 §2–§3: the master's note and before/after photos when he closes an order, and the files a refused
 -- form keeps so that he does not choose them again.
 
--- The note the master leaves on closing (up to 1000 characters), shown on the staff order card.
-ALTER TABLE orders ADD COLUMN close_note TEXT;
+-- The note the master leaves on closing (up to 1000 characters), shown on the staff order card. (Its own
+-- table rather than a column: every statement here can run again on a file that already has it.)
+CREATE TABLE IF NOT EXISTS order_close_notes (
+    order_id   INTEGER PRIMARY KEY REFERENCES orders(id) ON DELETE CASCADE,
+    master_id  INTEGER REFERENCES masters(id) ON DELETE SET NULL,
+    note       TEXT    NOT NULL CHECK (length(note) BETWEEN 1 AND 1000),
+    created_at INTEGER NOT NULL
+);
 
 -- Attachments gain the document type `work_photo` (the before/after photos of a close). SQLite cannot change
 -- a CHECK constraint, so the table is rebuilt as it was with the longer list; nothing references it.
@@ -30,7 +36,7 @@ CREATE INDEX attachments_entity ON attachments(entity_type, entity_id);
 -- A file kept for a form that was refused (the act of a close, the passport and selfie of a sign-up), so
 -- the next try can use it without choosing it again. `holder` names the form: `close:{order}:{master}` or
 -- `signup:{the visitor's form token}`; one file per slot.
-CREATE TABLE held_files (
+CREATE TABLE IF NOT EXISTS held_files (
     id          INTEGER PRIMARY KEY,
     holder      TEXT    NOT NULL,
     slot        TEXT    NOT NULL,
