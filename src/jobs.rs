@@ -13,6 +13,7 @@ use crate::error::Result;
 use crate::masters;
 use crate::money::watchdogs;
 use crate::settings::Settings;
+use crate::uploads;
 
 /// Break watchdog and reminder interval (distribution.md §4.3).
 const WATCHDOG_EVERY: Duration = Duration::from_secs(60);
@@ -37,9 +38,13 @@ pub fn watchdog_step(state: &AppState, now: DateTime<Utc>) -> Result<(usize, usi
     Ok((expired, reminded + money.reminded.len() + money.overdue.len()))
 }
 
-/// One monitor step: alerts staff about orders searching for more than 10 minutes.
+/// One monitor step: alerts staff about orders searching for more than 10 minutes; then forgets the files
+/// kept for refused forms nobody came back to, and removes them.
 pub fn monitor_step(state: &AppState, now: DateTime<Utc>) -> Result<usize> {
-    state.db.write(|tx| Ok(alerts::monitor_unassigned(tx, now)?))
+    let alerts = state.db.write(|tx| Ok::<_, crate::error::Error>(alerts::monitor_unassigned(tx, now)?))?;
+    let stale = state.db.write(|tx| uploads::forget_held(tx, now))?;
+    stale.iter().for_each(|key| uploads::remove(&state.config.data_dir, key));
+    Ok(alerts)
 }
 
 async fn sleep_or_stop(period: Duration, stop: &mut watch::Receiver<bool>) -> bool {

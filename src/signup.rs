@@ -420,6 +420,39 @@ fn distinct(ids: &[DistrictId]) -> Vec<DistrictId> {
     ids
 }
 
+/// A typed referral code: none, or 8 letters and digits (upper-cased).
+fn referral_code(raw: Option<&str>) -> Result<Option<String>> {
+    match raw.map(str::trim) {
+        None | Some("" | "-") => Ok(None),
+        Some(code) if code.len() == 8 && code.chars().all(|c| c.is_ascii_alphanumeric()) => Ok(Some(code.to_ascii_uppercase())),
+        Some(_) => Err(invalid("referral_code", "referral_code")),
+    }
+}
+
+/// Checks the answers of one step of the questionnaire by the rules sign-up applies to them (issue 11 §3),
+/// so the wizard refuses a wrong answer at its own step: each field sent is checked, one not sent is not.
+/// Required-ness and what needs the database (a taken phone, an unknown referral code) wait for the sending.
+pub fn check_answers(fields: &[(String, String)]) -> Vec<Error> {
+    let sent = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let checks = [
+        sent("last_name").and_then(|v| person_name("last_name", v).err()),
+        sent("first_name").and_then(|v| person_name("first_name", v).err()),
+        sent("middle_name").map(str::trim).filter(|v| !v.is_empty() && *v != "-").and_then(|v| person_name("middle_name", v).err()),
+        sent("phone").and_then(|v| phone::normalize(v).is_none().then(|| invalid("phone", "phone"))),
+        sent("password").and_then(|v| password::check(v).err()),
+        sent("referral_code").and_then(|v| referral_code(Some(v)).err()),
+        sent("payout_data").and_then(|data| match sent("payout_method").map(str::trim).unwrap_or_default() {
+            "" => Some(invalid("payout_method", "required")),
+            method => match PayoutMethod::parse(method) {
+                Some(method) => payout_data(method, data).err(),
+                None => Some(invalid("payout_method", "unknown")),
+            },
+        }),
+        sent("home_location").and_then(|v| home_location(v).err()),
+    ];
+    checks.into_iter().flatten().collect()
+}
+
 /// Checks everything that needs no database and hashes the password (slow: keep it out of a write
 /// transaction).
 pub fn prepare(form: &Registration) -> Result<SignUp> {
@@ -427,11 +460,7 @@ pub fn prepare(form: &Registration) -> Result<SignUp> {
     let phone = phone::normalize(&form.phone).ok_or_else(|| invalid("phone", "phone"))?;
     crate::password::check(&form.password)?;
     let (skills, payout_method, payout_data) = skills_and_payout(&form.skills, form.payout_method, &form.payout_data)?;
-    let referral_code = match form.referral_code.as_deref().map(str::trim) {
-        None | Some("" | "-") => None,
-        Some(code) if code.len() == 8 && code.chars().all(|c| c.is_ascii_alphanumeric()) => Some(code.to_ascii_uppercase()),
-        Some(_) => return Err(invalid("referral_code", "referral_code")),
-    };
+    let referral_code = referral_code(form.referral_code.as_deref())?;
     Ok(SignUp {
         invite: form.invite.as_deref().map(str::trim).filter(|i| !i.is_empty()).map(str::to_string),
         city_id: form.city_id,

@@ -498,3 +498,65 @@ mod tests {
         assert_eq!(content_disposition("a\"b.png"), "attachment; filename=\"a_b.png\"; filename*=UTF-8''a%22b.png");
     }
 }
+
+// --- files held for a refused form --------------------------------------------------------------------------
+
+/// Who holds a kept file: the close form of one order by its master, or one visitor's sign-up form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Holder {
+    /// The close form of `order` (issue 11 §2): the act chosen before a refusal.
+    Close { order: OrderId, master: MasterId },
+    /// A sign-up form, by the visitor's secret form token (issue 11 §3): passport and selfie.
+    SignUp { form_token: String },
+}
+
+impl Holder {
+    fn key(&self) -> String {
+        match self {
+            Self::Close { order, master } => format!("close:{order}:{master}"),
+            Self::SignUp { form_token } => format!("signup:{form_token}"),
+        }
+    }
+}
+
+/// Keeps `file` for `holder`'s next try under `slot` (`act`, `passport`, `selfie`), in place of one held
+/// before; returns the replaced file's storage key, whose file the caller removes.
+pub fn hold(conn: &Connection, now: DateTime<Utc>, holder: &Holder, slot: &str, file: &StoredFile) -> Result<Option<String>> {
+    let key = holder.key();
+    let replaced = held(conn, holder, slot)?.map(|f| f.storage_key);
+    conn.execute("DELETE FROM held_files WHERE holder = ?1 AND slot = ?2", params![key, slot])?;
+    conn.execute(
+        "INSERT INTO held_files (holder, slot, storage_key, file_name, mime_type, size, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![key, slot, file.storage_key, file.file_name, file.mime_type, file.size, ms(now)],
+    )?;
+    Ok(replaced)
+}
+
+/// The file `holder` keeps under `slot`, if any.
+pub fn held(conn: &Connection, holder: &Holder, slot: &str) -> Result<Option<StoredFile>> {
+    Ok(conn
+        .prepare_cached("SELECT storage_key, file_name, mime_type, size FROM held_files WHERE holder = ?1 AND slot = ?2")?
+        .query_row(params![holder.key(), slot], |r| Ok(StoredFile { storage_key: r.get(0)?, file_name: r.get(1)?, mime_type: r.get(2)?, size: r.get(3)? }))
+        .optional()?)
+}
+
+/// How long a file is kept for a form nobody came back to.
+pub const HELD_FOR: chrono::Duration = chrono::Duration::hours(24);
+
+/// Forgets the files kept longer than [`HELD_FOR`] (a sign-up abandoned after a refusal, a close that
+/// never came); returns their storage keys, whose files the caller removes.
+pub fn forget_held(conn: &Connection, now: DateTime<Utc>) -> Result<Vec<String>> {
+    let cutoff = ms(now - HELD_FOR);
+    let keys = conn
+        .prepare_cached("SELECT storage_key FROM held_files WHERE created_at < ?1")?
+        .query_map([cutoff], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    conn.execute("DELETE FROM held_files WHERE created_at < ?1", [cutoff])?;
+    Ok(keys)
+}
+
+/// Forgets what `holder` keeps: its form went through and the files now belong to the rows it wrote.
+pub fn release(conn: &Connection, holder: &Holder) -> Result<()> {
+    conn.execute("DELETE FROM held_files WHERE holder = ?1", [holder.key()])?;
+    Ok(())
+}

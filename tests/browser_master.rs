@@ -125,7 +125,7 @@ async fn sign_up(window: &Window, token: &str, districts: &[DistrictId], files: 
     window.assert_no_horizontal_scroll().await;
     window.screenshot("signup_summary").await;
     window.tap("#signup-submit").await;
-    window.wait_for("#signup-sent").await;
+    window.wait_for("#moderation").await;
 }
 
 #[tokio::test]
@@ -140,8 +140,7 @@ async fn a_master_signs_up_works_an_offer_through_to_the_close_and_loses_a_race(
     let invite = invite(&app, city);
     sign_up(&window, &invite.token, &[his, shared], files.path()).await;
     let master = master_by_phone(&app, PHONE);
-    window.sign_in_master(PHONE, PASSWORD).await;
-    assert!(window.text_of("#moderation").await.contains("на модерации"), "a new master waits for moderation");
+    assert!(window.text_of("#moderation").await.contains("на модерации"), "a new master is signed in and waits for moderation");
     let can_go_on_shift = window.execute("return document.getElementById('shift-on') !== null;", vec![]).await;
     assert_eq!(can_go_on_shift, json!(false), "no shift before the approval");
     let admin = StaffSession::sign_in(&app, "admin").await;
@@ -178,7 +177,7 @@ async fn a_master_signs_up_works_an_offer_through_to_the_close_and_loses_a_race(
     window.screenshot("offer_card").await;
     window.tap("#accept").await;
     window.wait_for("#en-route").await;
-    window.wait_for_text("Заявка принята.").await;
+    window.wait_for_text("Заказ ваш.").await;
     assert!(window.text_of("main").await.contains("Анна Белова"), "the accepted order shows the client");
     assert_eq!(order_status(&app, order), "ASSIGNED");
     window.tap("#en-route").await;
@@ -188,7 +187,7 @@ async fn a_master_signs_up_works_an_offer_through_to_the_close_and_loses_a_race(
     window.wait_for("#close").await;
     assert_eq!(order_status(&app, order), "WORKING");
     window.tap("#close").await;
-    window.fill("#amount", "4500").await;
+    window.fill("#amount", "4 500").await;
     window.attach("#act", &browser::png_file(files.path(), "act.png")).await;
     window.assert_no_horizontal_scroll().await;
     window.screenshot("close_form").await;

@@ -247,7 +247,7 @@ async fn offers_show_no_client_open_as_viewed_and_the_second_master_to_accept_he
     let won = m14.m_post(&format!("/m/offers/{second}/accept"), &[]).await;
     assert_eq!(won.location.as_deref(), Some("/m/orders/18?ok=m_accepted"));
     let order = m14.get("/m/orders/18?ok=m_accepted").await;
-    assert!(order.has("Заявка принята") && order.has(&format!("href=\"tel:{client_phone}\"")) && order.has(&client_name), "{}", order.html);
+    assert!(order.has("Заказ ваш") && order.has(&format!("href=\"tel:{client_phone}\"")) && order.has(&client_name), "{}", order.html);
     assert!(order.has("id=\"en-route\""));
 
     let lost = m1.m_post(&format!("/m/offers/{first}/accept"), &[]).await;
@@ -267,7 +267,7 @@ async fn declining_asks_first_and_an_expired_offer_cannot_be_accepted() {
 
     let ask = master.m_post(&format!("/m/offers/{offer_id}/decline"), &[]).await;
     assert_eq!(ask.status, StatusCode::OK);
-    assert!(ask.has("id=\"decline-confirm\"") && ask.has("отклонить заказ #18") && ask.has("id=\"decline-cancel\""), "{}", ask.html);
+    assert!(ask.has("id=\"decline-confirm\"") && ask.has("Отклонить предложение заказа #18") && ask.has("id=\"decline-cancel\""), "{}", ask.html);
     assert_eq!(offer_state(&app), "VIEWED", "not declined before the confirmation");
     let declined = master.m_post(&format!("/m/offers/{offer_id}/decline"), &[("confirm", "yes")]).await;
     assert_eq!(declined.location.as_deref(), Some("/m/offers?ok=m_declined"));
@@ -353,42 +353,62 @@ async fn an_active_order_goes_en_route_on_site_and_another_master_never_sees_it(
 }
 
 #[tokio::test]
-async fn closing_asks_the_amount_and_the_act_and_a_refused_close_keeps_what_was_typed() {
+async fn closing_asks_the_amount_and_the_act_and_a_refused_close_keeps_what_was_typed_and_the_act() {
     let app = WebApp::start(t0()).await;
     let mut master = app.master(&master_phone(3)).await;
     let path = format!("/m/orders/{WORKING_FOR_3}/close");
     let form = master.get(&path).await;
     assert!(form.has("id=\"amount\"") && form.has("id=\"act\"") && form.has("id=\"close-submit\"") && form.has("multipart/form-data"), "{}", form.html);
+    assert!(form.has("id=\"note\"") && form.has("id=\"photos\"") && form.has("form=\"close-form\""), "the note, the photos, the button in the dock: {}", form.html);
 
-    let bad_amount = Form::new().text("amount", "12,345").part("act", Part::bytes(PNG).file_name("act.png"));
+    // A mistyped amount is refused, but the chosen act is kept for the next try (issue 11 §2).
+    let bad_amount = Form::new().text("amount", "12,345").text("note", "Заменил насос").part("act", Part::bytes(PNG).file_name("act.png"));
     let refused = master.m_post_multipart(&path, bad_amount).await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(refused.has("value=\"12,345\"") && refused.has("id=\"amount-error\""), "{}", refused.html);
-    assert_eq!(stored_files(&app), 0, "the refused act is removed again");
+    assert!(refused.has("value=\"12,345\"") && refused.has("id=\"amount-error\"") && refused.has(">Заменил насос</textarea>"), "{}", refused.html);
+    assert!(refused.has("id=\"act-kept\"") && refused.has("act.png"), "the act is shown as kept: {}", refused.html);
+    assert_eq!(stored_files(&app), 1, "the refused close keeps the act");
+    assert!(master.get(&path).await.has("id=\"act-kept\""), "kept across a reload of the form");
 
     let not_a_photo = Form::new().text("amount", "3500").part("act", Part::bytes(b"plain text".to_vec()).file_name("act.txt"));
     let refused = master.m_post_multipart(&path, not_a_photo).await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(refused.has("value=\"3500\"") && refused.has("id=\"act-error\"") && refused.has("фото"), "{}", refused.html);
-    let missing = master.m_post_multipart(&path, Form::new().text("amount", "3500")).await;
-    assert!(missing.has("value=\"3500\"") && missing.has("id=\"act-error\""), "{}", missing.html);
+    let long_note = Form::new().text("amount", "3500").text("note", "я".repeat(1001));
+    let refused = master.m_post_multipart(&path, long_note).await;
+    assert!(refused.status == StatusCode::UNPROCESSABLE_ENTITY && refused.has("id=\"note-error\"") && refused.has("1000"), "{}", refused.html);
+    let six = (0..6).fold(Form::new().text("amount", "3500"), |f, i| f.part("photos", Part::bytes(PNG).file_name(format!("p{i}.png"))));
+    let refused = master.m_post_multipart(&path, six).await;
+    assert!(refused.status == StatusCode::UNPROCESSABLE_ENTITY && refused.has("id=\"photos-error\""), "{}", refused.html);
+    let pdf_photo = Form::new().text("amount", "3500").part("photos", Part::bytes(b"%PDF-1.4 x".to_vec()).file_name("p.pdf"));
+    let refused = master.m_post_multipart(&path, pdf_photo).await;
+    assert!(refused.status == StatusCode::UNPROCESSABLE_ENTITY && refused.has("id=\"photos-error\""), "{}", refused.html);
     assert_eq!(scalar::<String>(&app, "SELECT status FROM orders WHERE id = 8"), "WORKING");
+    assert_eq!(stored_files(&app), 1, "refused photos are removed, the kept act stays");
 
     let mut stranger = app.master(&master_phone(2)).await;
     let foreign = Form::new().text("amount", "3500").part("act", Part::bytes(PNG).file_name("act.png"));
     assert_eq!(stranger.m_post_multipart(&path, foreign).await.status, StatusCode::NOT_FOUND);
-    assert_eq!(stored_files(&app), 0);
+    assert_eq!(stored_files(&app), 1);
 
-    let good = Form::new().text("amount", "3500,50").part("act", Part::bytes(PNG).file_name("act.png"));
+    // The next try sends no act: the kept one closes the order, with the amount as the app prints it.
+    let good = Form::new()
+        .text("amount", "4 500")
+        .text("note", "Заменил насос.\nКлиент доволен.")
+        .part("photos", Part::bytes(PNG).file_name("before.png"))
+        .part("photos", Part::bytes(PNG).file_name("after.png"));
     let closed = master.m_post_multipart(&path, good).await;
     let commission: i64 = scalar(&app, "SELECT id FROM commissions WHERE order_id = 8");
     assert_eq!(closed.location, Some(format!("/m/finance/{commission}?ok=m_closed")), "on to what he owes: {}", closed.html);
     assert_eq!(scalar::<String>(&app, "SELECT status FROM orders WHERE id = 8"), "PAYMENT");
-    assert_eq!(scalar::<i64>(&app, "SELECT total_sum_kop FROM orders WHERE id = 8"), 350_050);
-    assert_eq!(stored_files(&app), 1);
+    assert_eq!(scalar::<i64>(&app, "SELECT total_sum_kop FROM orders WHERE id = 8"), 450_000);
+    assert_eq!(scalar::<String>(&app, "SELECT note FROM order_close_notes WHERE order_id = 8"), "Заменил насос.\nКлиент доволен.");
+    assert_eq!(scalar::<i64>(&app, "SELECT COUNT(*) FROM attachments WHERE entity_id = 8 AND document_type = 'work_photo'"), 2);
+    assert_eq!(scalar::<i64>(&app, "SELECT COUNT(*) FROM held_files"), 0, "nothing is held once the close went through");
+    assert_eq!(stored_files(&app), 3);
     let file: i64 = scalar(&app, "SELECT id FROM attachments WHERE entity_type = 'ORDER' AND entity_id = 8 AND document_type = 'act'");
     let card = master.get("/m/orders/8?ok=m_closed").await;
-    assert!(card.has("Заказ закрыт") && card.has("3\u{a0}500,50") && card.has(&format!("/m/orders/8/files/{file}")), "{}", card.html);
+    assert!(card.has("Заказ закрыт") && card.has("4\u{a0}500 ₽") && card.has(&format!("/m/orders/8/files/{file}")), "{}", card.html);
     assert_eq!(master.get(&format!("/m/orders/8/files/{file}")).await.status, StatusCode::OK, "his own act");
     assert_eq!(stranger.get(&format!("/m/orders/8/files/{file}")).await.status, StatusCode::NOT_FOUND, "never another master's file");
 }
@@ -435,7 +455,7 @@ async fn history_with_earnings_statistics_notifications_and_support() {
     let home = master.get("/m").await;
     assert!(home.has("id=\"unread\""), "the badge: {}", home.html);
     let feed = master.get("/m/notifications").await;
-    assert!(feed.has("Новый заказ") && feed.has("#18"), "{}", feed.html);
+    assert!(feed.has("Новое предложение заказа") && feed.has("#18"), "{}", feed.html);
     let note: i64 = scalar(&app, &format!("SELECT id FROM notifications_outbox WHERE master_id = 1 AND event = 'new_offer' AND payload LIKE '%\"offer_id\":{offer_id}%'"));
     let mut stranger = app.master(&master_phone(2)).await;
     assert_eq!(stranger.m_post(&format!("/m/notifications/{note}/read"), &[]).await.status, StatusCode::NOT_FOUND);

@@ -168,10 +168,10 @@ async fn a_full_sign_up_sends_a_pending_master_with_his_documents_to_moderation_
     let invite = invite(&app, moscow);
     let mut browser = app.anonymous();
     let sent = fill_in(&mut browser, &invite.token, &answers(&[centre, north]), &documents()).await;
-    assert_eq!((sent.status, sent.location.as_deref()), (StatusCode::SEE_OTHER, Some("/m/signup/sent")), "{}", sent.html);
+    assert_eq!((sent.status, sent.location.as_deref()), (StatusCode::SEE_OTHER, Some("/m?ok=signed_up")), "{}", sent.html);
     assert!(!browser.cookies.iter().any(|c| c.starts_with("fs_signup_csrf=")), "the used token is dropped");
-    let page = browser.get("/m/signup/sent").await;
-    assert!(page.has("Анкета отправлена на модерацию") && page.has("href=\"/m\""), "{}", page.html);
+    let page = browser.get("/m?ok=signed_up").await;
+    assert!(page.has("Анкета отправлена на модерацию") && page.has("id=\"moderation\"") && page.has("id=\"logout\""), "signed in at once, his questionnaire pending: {}", page.html);
 
     let master = app
         .db
@@ -239,7 +239,7 @@ async fn refused_answers_are_shown_beside_their_fields_with_everything_typed_kep
     let app = WebApp::start(t0()).await;
     let moscow = city(&app, "Москва");
     let invite = invite(&app, moscow);
-    let before = (masters(&app), dump(&app.db, &["login_attempts"]));
+    let before = (masters(&app), dump(&app.db, &["login_attempts", "held_files"]));
     let mut browser = app.anonymous();
     let mut fields: Vec<_> = answers(&[]).into_iter().filter(|(k, _)| *k != "has_vehicle").collect();
     fields.iter_mut().filter(|(k, _)| *k == "last_name").for_each(|(_, v)| *v = "Petrov".into());
@@ -260,15 +260,58 @@ async fn refused_answers_are_shown_beside_their_fields_with_everything_typed_kep
     assert!(page.has("Автомобиль: обязательное поле"), "the unanswered car question");
     assert!(page.has("value=\"8 916 123-45-67\"") && page.has("id=\"payout_data\" name=\"payout_data\" value=\"1234\""), "typed answers kept");
     assert!(page.has("value=\"PLUMBING\" checked") && page.has("value=\"CARD\" selected"), "choices kept");
-    assert!(page.has("Выберите файл заново") && !page.has(PASSWORD), "files and the password are asked again, never echoed");
+    assert!(page.has("id=\"passport-kept\"") && page.has("паспорт.png"), "the chosen passport is kept against the form: {}", page.html);
+    assert!(page.has("Выберите файл заново") && !page.has(PASSWORD), "the missing selfie and the password are asked again, never echoed");
     assert!(page.has("href=\"#last_name\""), "the summary links to the field");
-    assert_eq!((masters(&app), dump(&app.db, &["login_attempts"])), before, "nothing created");
-    assert_eq!(stored_files(&app), 0, "no file kept");
+    assert_eq!((masters(&app), dump(&app.db, &["login_attempts", "held_files"])), before, "nothing created");
+    assert_eq!(stored_files(&app), 1, "the passport is kept for the next try");
 
     let taken = fill_in(&mut browser, &invite.token, &[answers(&[district(&app, moscow, "Южный")]), vec![("phone", fieldservice::demo::master_phone(1))]].concat(), &documents()).await;
     assert_eq!(taken.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(taken.has("id=\"phone-error\">Телефон: уже занят"), "a refusal of the database step: {}", taken.html);
-    assert_eq!((masters(&app), stored_files(&app)), (before.0, 0), "the stored files went with the refused transaction");
+    assert!(taken.has("id=\"passport-kept\"") && taken.has("id=\"selfie-kept\"") && !taken.has("Выберите файл заново"), "{}", taken.html);
+    assert_eq!((masters(&app), stored_files(&app)), (before.0, 2), "a passport chosen again replaces the kept one; both stay kept");
+
+    // The third try sends no files: the kept ones go with the questionnaire.
+    let sent = fill_in(&mut browser, &invite.token, &answers(&[district(&app, moscow, "Южный")]), &[]).await;
+    assert_eq!((sent.status, sent.location.as_deref()), (StatusCode::SEE_OTHER, Some("/m?ok=signed_up")), "{}", sent.html);
+    let documents: i64 = app.db.read(|c| c.query_row("SELECT COUNT(*) FROM attachments WHERE entity_type = 'MASTER'", [], |r| r.get(0)).map_err(Error::from)).unwrap();
+    let held: i64 = app.db.read(|c| c.query_row("SELECT COUNT(*) FROM held_files", [], |r| r.get(0)).map_err(Error::from)).unwrap();
+    assert_eq!((documents, held, stored_files(&app)), (2, 0, 2), "the kept documents are the new master's");
+}
+
+/// The wizard's "Next" (issue 11 §3): one step's answers checked by the sign-up's own rules.
+async fn check(app: &WebApp, lang: &str, fields: &[(&str, &str)]) -> Value {
+    let response = reqwest::Client::new()
+        .post(format!("{}/m/signup/check", app.base))
+        .header(reqwest::header::COOKIE, format!("fs_lang={lang}"))
+        .form(fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn the_step_check_refuses_a_wrong_answer_by_the_sign_up_rules_and_changes_nothing() {
+    let app = WebApp::start(t0()).await;
+    let before = dump(&app.db, &[]);
+    let card = check(&app, "ru", &[("payout_method", "CARD"), ("payout_data", "2200 1234 5678")]).await;
+    assert_eq!(card, json!({"errors": [{"field": "payout_data", "message": "Реквизиты для выплат: 16 цифр номера карты"}]}));
+    let fixed = check(&app, "ru", &[("payout_method", "CARD"), ("payout_data", "2200 1234 5678 9010")]).await;
+    assert_eq!(fixed, json!({"errors": []}));
+    let names = check(&app, "en", &[("last_name", "Petrov"), ("first_name", "Иван"), ("middle_name", "")]).await;
+    assert_eq!(names["errors"].as_array().unwrap().len(), 1, "{names}");
+    assert_eq!(names["errors"][0]["field"], "last_name");
+    assert!(names["errors"][0]["message"].as_str().unwrap().starts_with("Last name"), "in the visitor's language: {names}");
+    let account = check(&app, "ru", &[("phone", "12345"), ("password", "short"), ("referral_code", "")]).await;
+    let fields: Vec<&str> = account["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["phone", "password"]);
+    let home = check(&app, "ru", &[("home_location", "north")]).await;
+    assert_eq!(home["errors"][0]["field"], "home_location");
+    assert_eq!(check(&app, "ru", &[("home_location", "")]).await, json!({"errors": []}), "the home point is optional");
+    assert_eq!(dump(&app.db, &[]), before, "a check changes nothing");
 }
 
 #[tokio::test]

@@ -94,7 +94,7 @@ fn e13_a_job_from_search_to_closed_writes_one_history_row_per_step() {
     let later = noon() + Duration::minutes(30);
     w.db.write(|tx| work::en_route(tx, later, master, order)).unwrap();
     w.db.write(|tx| work::on_site(tx, later, master, order)).unwrap();
-    let closed = w.db.write(|tx| work::close(tx, later, master, order, Some("3500"), &photo())).unwrap();
+    let closed = w.db.write(|tx| work::close(tx, later, master, order, Some("3500"), &photo(), &work::Extras::default())).unwrap();
     assert_eq!(closed.status, OrderStatus::Payment);
     let commission = closed.commission_id.unwrap();
     let (amount, status): (i64, String) =
@@ -123,7 +123,7 @@ fn e7_e10_steps_only_in_their_order_and_only_by_the_assigned_master() {
     let master = w.master("+79990000001");
     let order = w.assigned_order(master);
     let other = w.master("+79990000002");
-    assert!(matches!(w.db.write(|tx| work::close(tx, noon(), master, order, Some("100"), &photo())), Err(Error::WrongStatus { .. })));
+    assert!(matches!(w.db.write(|tx| work::close(tx, noon(), master, order, Some("100"), &photo(), &work::Extras::default())), Err(Error::WrongStatus { .. })));
     assert!(matches!(w.db.write(|tx| work::en_route(tx, noon(), other, order)), Err(Error::NotFound { .. })));
     w.db.write(|tx| work::en_route(tx, noon(), master, order)).unwrap();
     assert!(matches!(w.db.write(|tx| work::en_route(tx, noon(), master, order)), Err(Error::WrongStatus { .. })), "pressing en route twice");
@@ -138,12 +138,12 @@ fn e8_e9_closing_needs_a_valid_amount_and_one_photo_or_pdf() {
     w.db.write(|tx| work::en_route(tx, noon(), master, order)).unwrap();
     w.db.write(|tx| work::on_site(tx, noon(), master, order)).unwrap();
     for bad in ["0", "-5", "12345678", "10.555", "abc"] {
-        assert!(matches!(w.db.write(|tx| work::close(tx, noon(), master, order, Some(bad), &photo())), Err(Error::Invalid { field: "amount", .. })), "{bad}");
+        assert!(matches!(w.db.write(|tx| work::close(tx, noon(), master, order, Some(bad), &photo(), &work::Extras::default())), Err(Error::Invalid { field: "amount", .. })), "{bad}");
     }
     let video = StoredFile { mime_type: "video/mp4".into(), ..photo() };
-    assert!(matches!(w.db.write(|tx| work::close(tx, noon(), master, order, Some("3500"), &video)), Err(Error::Invalid { field: "act", .. })));
+    assert!(matches!(w.db.write(|tx| work::close(tx, noon(), master, order, Some("3500"), &video, &work::Extras::default())), Err(Error::Invalid { field: "act", .. })));
     assert_eq!(w.status(order), OrderStatus::Working, "a refused close changes nothing");
-    let closed = w.db.write(|tx| work::close(tx, noon(), master, order, Some("4999,99"), &photo())).unwrap();
+    let closed = w.db.write(|tx| work::close(tx, noon(), master, order, Some("4999,99"), &photo(), &work::Extras::default())).unwrap();
     assert_eq!(closed.status, OrderStatus::Payment);
     let (total, acts): (i64, i64) = w
         .db
@@ -166,7 +166,7 @@ fn d5_a_guarantee_order_closes_with_the_act_only_and_no_commission() {
     let source = w.assigned_order(master);
     w.db.write(|tx| work::en_route(tx, noon(), master, source)).unwrap();
     w.db.write(|tx| work::on_site(tx, noon(), master, source)).unwrap();
-    let commission = w.db.write(|tx| work::close(tx, noon(), master, source, Some("1500"), &photo())).unwrap().commission_id.unwrap();
+    let commission = w.db.write(|tx| work::close(tx, noon(), master, source, Some("1500"), &photo(), &work::Extras::default())).unwrap().commission_id.unwrap();
     w.db.write(|tx| commissions::approve(tx, noon(), &w.admin, commission, Some(75_000))).unwrap();
     let guarantee = w.db.write(|tx| orders::create_guarantee(tx, noon() + Duration::days(1), &w.admin, source)).unwrap();
     assert_eq!(guarantee.status, OrderStatus::Guarantee);
@@ -177,7 +177,7 @@ fn d5_a_guarantee_order_closes_with_the_act_only_and_no_commission() {
     offers::accept_now(&w.db, day2, master, offer.offer_id).unwrap();
     w.db.write(|tx| work::en_route(tx, day2, master, guarantee.id)).unwrap();
     w.db.write(|tx| work::on_site(tx, day2, master, guarantee.id)).unwrap();
-    let closed = w.db.write(|tx| work::close(tx, day2, master, guarantee.id, None, &photo())).unwrap();
+    let closed = w.db.write(|tx| work::close(tx, day2, master, guarantee.id, None, &photo(), &work::Extras::default())).unwrap();
     assert_eq!((closed.status, closed.commission_id), (OrderStatus::Closed, None));
     let commissions: i64 = w.db.read(|c| c.query_row("SELECT COUNT(*) FROM commissions WHERE order_id = ?1", [guarantee.id], |r| r.get(0)).map_err(fieldservice::db::DbError::from)).unwrap();
     assert_eq!(commissions, 0);

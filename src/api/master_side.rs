@@ -10,18 +10,19 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::files::{self, UploadForm};
+use super::files::{self, Parts, ReadError};
 use super::{ApiError, ErrorBody, MasterCaller, PathParam, QueryParams, read, write};
 use crate::app::AppState;
 use crate::domain::{OfferId, OrderId};
 use crate::master_views::{self, Feed, History, HistoryFilter, MyOrder, OfferCard, Statistics};
 use crate::offers;
 use crate::queue::PageRequest;
-use crate::work;
+use crate::error::{Error, invalid};
+use crate::work::{self, StoredFile};
 
-/// The largest closing request read in full. Above the file limit, so that an oversized act is read to the
+/// The largest closing request read in full: six files of up to 10 MiB and the texts. Above the file limit, so that an oversized act is read to the
 /// end and refused with a JSON answer instead of a broken connection.
-pub const CLOSE_BODY_LIMIT: usize = 32 * 1024 * 1024;
+pub const CLOSE_BODY_LIMIT: usize = 80 * 1024 * 1024;
 
 /// The master's live offers ("New"), newest first: where, when and what, never the client.
 #[utoipa::path(get, path = "/api/v1/me/offers", tag = "master", responses((status = 200, body = Vec<OfferCard>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
@@ -115,10 +116,69 @@ pub struct CloseForm {
     /// The act: one photo (JPEG, PNG, WebP, HEIC) or PDF, up to 10 MiB; the type is read from the content.
     #[schema(value_type = String, format = Binary)]
     act: Vec<u8>,
+    /// A note for the office, up to 1000 characters; optional.
+    #[schema(max_length = 1000)]
+    note: Option<String>,
+    /// Before/after photos of the work (JPEG, PNG, WebP, HEIC, up to 10 MiB each): the field repeated, at
+    /// most 5 times; optional. Shown on the staff order card.
+    #[schema(value_type = Option<Vec<String>>, format = Binary, max_items = 5)]
+    photos: Option<Vec<Vec<u8>>>,
+}
+
+/// Files a close carries at most: the act and the before/after photos.
+pub const CLOSE_FILES: usize = 1 + work::MAX_WORK_PHOTOS;
+
+/// A close form read and its files kept under the data directory: what [`work::close`] takes.
+pub struct CloseUpload {
+    /// The amount as typed.
+    pub amount: String,
+    /// The act, when one was chosen.
+    pub act: Option<StoredFile>,
+    /// The note and the photos.
+    pub extras: work::Extras,
+}
+
+impl CloseUpload {
+    /// Reads the text fields of `parts` and keeps its files (the act, the photos); a refused file removes
+    /// those already kept, and the refusal names its field.
+    pub async fn keep(state: &AppState, parts: Parts) -> Result<Self, Error> {
+        let amount = parts.field("amount").unwrap_or_default().to_string();
+        let note = parts.field("note").unwrap_or_default().to_string();
+        let mut upload = Self { amount, act: None, extras: work::Extras { note, photos: Vec::new() } };
+        // Files beyond the limit were not even read; those that were are removed with `parts`.
+        if parts.dropped > 0 {
+            return Err(invalid("photos", format!("max_files:{}", work::MAX_WORK_PHOTOS)));
+        }
+        for part in parts.files {
+            let field = if part.field == "act" { "act" } else { "photos" };
+            let kept = match part.file {
+                _ if field == "act" && upload.act.is_some() => Err(invalid("act", "file_type")),
+                Some(received) => files::keep(received).await.map_err(|e| match e {
+                    Error::Invalid { rule, .. } => Error::Invalid { field, rule },
+                    other => other,
+                }),
+                None => Err(invalid(field, "file_size")),
+            };
+            match kept {
+                Ok(file) if field == "act" => upload.act = Some(file),
+                Ok(file) => upload.extras.photos.push(file),
+                Err(error) => {
+                    files::remove(state, upload.keys()).await;
+                    return Err(error);
+                }
+            }
+        }
+        Ok(upload)
+    }
+
+    /// The storage keys of the kept files.
+    pub fn keys(&self) -> Vec<String> {
+        self.act.iter().chain(&self.extras.photos).map(|f| f.storage_key.clone()).collect()
+    }
 }
 
 /// Closes a WORKING order: a normal one with `amount` and the act (→ PAYMENT, commission created), a
-/// guarantee one with the act only (→ CLOSED).
+/// guarantee one with the act only (→ CLOSED); the note and the photos are kept with the order.
 #[utoipa::path(post, path = "/api/v1/me/orders/{id}/close", tag = "master", params(("id" = i64, Path, description = "Order id")),
     request_body(content = CloseForm, content_type = "multipart/form-data"),
     responses((status = 200, body = MyOrder), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -129,17 +189,21 @@ async fn post_close(
     form: Result<Multipart, MultipartRejection>,
 ) -> Result<Json<MyOrder>, ApiError> {
     let (master, lang) = (caller.id, caller.lang);
-    let form = UploadForm::read(&state, form, "act", lang).await?;
-    let amount = form.field("amount").map(str::to_string);
-    let stored = form.store().await.map_err(|e| ApiError::new(e, lang))?;
-    let key = stored.storage_key.clone();
+    let mut form = form.map_err(|rejection| ApiError::malformed(lang, rejection.body_text()))?;
+    let parts = Parts::read(&mut form, &state.config.data_dir, |name| name == "act" || name == "photos", CLOSE_FILES).await.map_err(|e| match e {
+        ReadError::Malformed(detail) => ApiError::malformed(lang, detail),
+        other => ApiError::new(other.into_error("act"), lang),
+    })?;
+    let upload = CloseUpload::keep(&state, parts).await.map_err(|e| ApiError::new(e, lang))?;
+    let keys = upload.keys();
     let closed = write(&state, lang, move |tx, now| {
-        work::close(tx, now, master, id, amount.as_deref(), &stored)?;
+        let act = upload.act.as_ref().ok_or_else(|| invalid("act", "required"))?;
+        work::close(tx, now, master, id, Some(&upload.amount), act, &upload.extras)?;
         master_views::my_order(tx, master, id)
     })
     .await;
     if closed.is_err() {
-        files::remove(&state, vec![key]).await;
+        files::remove(&state, keys).await;
     }
     closed.map(Json)
 }

@@ -48,6 +48,8 @@ struct CardData {
     card: OrderCard,
     closed_at: Option<DateTime<Utc>>,
     attachments: Vec<Attachment>,
+    /// The note the master left when closing.
+    close_note: Option<String>,
     /// The manual candidate list, when the order may be assigned.
     candidates: Vec<ManualCandidate>,
     masters: HashMap<MasterId, (String, String)>,
@@ -79,6 +81,7 @@ fn read_card(conn: &Connection, staff: &Staff, now: DateTime<Utc>, id: OrderId) 
     let card = orders::card(conn, staff, id)?;
     let closed_at = orders::load(conn, id)?.and_then(|o| o.closed_at);
     let attachments = uploads::list_for(conn, &Principal::Staff(staff.clone()), id)?;
+    let close_note = crate::work::close_note(conn, id)?;
     let assignable = card.order.assigned_master_id.is_none() && may_assign(card.order.status);
     let candidates = if assignable { engine::manual_candidates(conn, now, staff, id)? } else { Vec::new() };
     let mut master_ids = BTreeSet::new();
@@ -94,7 +97,7 @@ fn read_card(conn: &Connection, staff: &Staff, now: DateTime<Utc>, id: OrderId) 
     let warranty_days = Settings::load(conn)?.warranty_days;
     let admin = matches!(staff.role, crate::domain::StaffRole::GlobalAdmin | crate::domain::StaffRole::CityAdmin);
     let commission = if admin { crate::money::commissions::of_order(conn, id)? } else { None };
-    Ok(CardData { card, closed_at, attachments, candidates, masters, staff: staff_names, warranty_days, now, commission })
+    Ok(CardData { card, closed_at, attachments, close_note, candidates, masters, staff: staff_names, warranty_days, now, commission })
 }
 
 /// "Assign" (auto, offer, direct) is offered only for these statuses (decisions §B.28).

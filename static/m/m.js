@@ -25,10 +25,39 @@
       el.textContent = clock(left);
       el.classList.toggle("low", left <= 30);
       if (left > 0) return;
-      var item = el.closest("#offers [data-offer-id]");
+      var item = el.closest(".feed [data-offer-id]");
       if (item) item.remove();
       if (el.dataset.expires === "card") expireCard();
     });
+    showLive();
+  }
+
+  // The live offers' ends by offer id, from the last list the stream sent: the tab's count and the home
+  // screen's banner follow them, and an offer whose time is up leaves both without waiting for the server.
+  var ends = null;
+
+  function remember(html) {
+    var parsed = document.createElement("div");
+    parsed.innerHTML = html;
+    var now = Date.now();
+    ends = {};
+    parsed.querySelectorAll("[data-offer-id]").forEach(function (item) {
+      var countdown = item.querySelector(".countdown[data-left]");
+      ends[item.dataset.offerId] = now + Number(countdown ? countdown.dataset.left : 0) * 1000;
+    });
+  }
+
+  function showLive() {
+    if (!ends) return;
+    var now = Date.now();
+    var live = Object.keys(ends).filter(function (id) { return ends[id] > now; }).length;
+    var badge = document.getElementById("offers-count");
+    if (badge) {
+      badge.textContent = String(live);
+      badge.hidden = live === 0;
+    }
+    var banner = document.getElementById("offer-banner");
+    if (banner) banner.hidden = banner.querySelector("[data-offer-id]") === null;
   }
 
   function expireCard() {
@@ -55,15 +84,23 @@
     return Array.prototype.map.call(root.querySelectorAll("[data-offer-id]"), function (el) { return el.dataset.offerId; });
   }
 
+  // One stream per page (the tabs carry its address): the "New orders" list, the home screen's banner and
+  // the tab's count are all refreshed from it, without a reload.
   function liveOffers() {
-    var list = document.getElementById("offers");
-    if (!list || !list.dataset.stream || !window.EventSource) return;
-    var source = new EventSource(list.dataset.stream);
+    var tabs = document.querySelector("nav.tabs[data-stream]");
+    if (!tabs || !window.EventSource) return;
+    var source = new EventSource(tabs.dataset.stream);
     source.addEventListener("offers", function (event) {
-      var before = ids(list);
-      list.innerHTML = event.data;
-      startCountdowns(list);
-      if (ids(list).some(function (id) { return before.indexOf(id) < 0; })) cue();
+      remember(event.data);
+      var fresh = false;
+      document.querySelectorAll(".feed").forEach(function (feed) {
+        var before = ids(feed);
+        feed.innerHTML = event.data;
+        startCountdowns(feed);
+        if (ids(feed).some(function (id) { return before.indexOf(id) < 0; })) fresh = true;
+      });
+      if (fresh) cue();
+      showLive();
       setOffline(false);
     });
     source.addEventListener("error", function () { setOffline(!navigator.onLine); });
@@ -115,6 +152,14 @@
 
   window.addEventListener("offline", function () { setOffline(true); });
   window.addEventListener("online", function () { setOffline(false); });
+
+  // Home after signing up (his questionnaire pending): the sign-up drafts kept in the browser are done with.
+  if (document.getElementById("moderation")) {
+    try {
+      Object.keys(localStorage).filter(function (k) { return k.indexOf("fs-signup:") === 0; })
+        .forEach(function (k) { localStorage.removeItem(k); });
+    } catch (e) { /* storage unavailable: nothing kept */ }
+  }
 
   startCountdowns(document);
   tick();

@@ -1,20 +1,10 @@
 // The sign-up questionnaire as a wizard (templates/m/signup.html): one step at a time with Back/Next, the
-// required answers of a step checked before moving on, and a draft of the typed answers (never the
+// answers of a step checked before moving on — required ones here, the rest by the server's own rules
+// (POST /m/signup/check) — and a draft of the typed answers (never the
 // password or the files) kept in localStorage under the invite, so a reload or a lost connection loses
 // nothing. Without this script the form still works: all steps show and one button sends them.
 (function () {
   'use strict';
-
-  var PREFIX = 'fs-signup:';
-
-  // The "questionnaire sent" page: the drafts are done with.
-  if (document.getElementById('signup-sent')) {
-    try {
-      Object.keys(localStorage).filter(function (k) { return k.indexOf(PREFIX) === 0; })
-        .forEach(function (k) { localStorage.removeItem(k); });
-    } catch (e) { /* storage unavailable: nothing kept */ }
-    return;
-  }
 
   var form = document.getElementById('signup');
   if (!form) { return; }
@@ -65,8 +55,9 @@
 
   // --- checks of the required answers (the rules themselves are checked by the server) ---
 
+  // Clears the step's refusals, the server's of a refused sending too: the step is being checked again.
   function clearClientErrors(step) {
-    all('.field-error[data-client]', step).forEach(function (p) { p.remove(); });
+    all('.field-error', step).forEach(function (p) { p.remove(); });
     all('[data-client-invalid]', step).forEach(function (el) {
       el.setAttribute('aria-invalid', 'false');
       el.removeAttribute('data-client-invalid');
@@ -171,7 +162,7 @@
     steps.slice(0, -1).forEach(function (step) {
       all('input, select', step).forEach(function (el) {
         if (el.type === 'hidden' || el.type === 'checkbox' || el.type === 'radio' || el.type === 'password') { return; }
-        if (el.type === 'file') { row(labelOf(el), el.files && el.files.length ? el.files[0].name : ''); return; }
+        if (el.type === 'file') { row(labelOf(el), el.files && el.files.length ? el.files[0].name : (el.dataset.kept || '')); return; }
         if (el.tagName === 'SELECT') { row(labelOf(el), el.value ? textOf(el.options[el.selectedIndex]) : ''); return; }
         row(labelOf(el), el === payoutData ? masked(payoutMethod.value, el.value.trim()) : el.value.trim());
       });
@@ -197,10 +188,44 @@
     return -1;
   }
 
+  function point(el) {
+    el.focus({ preventScroll: true });
+    el.scrollIntoView({ block: 'center' });
+  }
+
+  // The step's typed answers checked by the server's rules; resolves to the first refused field, or null.
+  // Without a connection the step goes on: the sending checks everything again.
+  function serverCheck(step) {
+    var fields = all('input, select', step).filter(function (el) {
+      return el.name && ['file', 'checkbox', 'radio', 'hidden'].indexOf(el.type) < 0;
+    });
+    if (!fields.length || !form.dataset.check || !window.fetch) { return Promise.resolve(null); }
+    var body = new URLSearchParams();
+    fields.forEach(function (el) { body.append(el.name, el.value); });
+    next.disabled = true;
+    return fetch(form.dataset.check, { method: 'POST', body: body, credentials: 'same-origin' })
+      .then(function (r) { return r.ok ? r.json() : { errors: [] }; })
+      .catch(function () { return { errors: [] }; })
+      .then(function (answer) {
+        next.disabled = false;
+        var first = null;
+        answer.errors.forEach(function (e) {
+          var el = step.querySelector('[name="' + e.field + '"]');
+          if (!el) { return; }
+          flag(el, el, e.message);
+          first = first || el;
+        });
+        return first;
+      });
+  }
+
   next.addEventListener('click', function () {
-    var bad = check(steps[current]);
-    if (bad) { bad.focus(); return; }
-    go(current + 1);
+    var step = steps[current];
+    var bad = check(step);
+    if (bad) { point(bad); return; }
+    serverCheck(step).then(function (refused) {
+      if (refused) { point(refused); } else { go(current + 1); }
+    });
   });
   back.addEventListener('click', function () { go(current - 1); });
 
@@ -212,7 +237,18 @@
     }
   });
 
-  form.addEventListener('input', save);
+  // Typing into a refused field takes its refusal away at once, so the layout does not shift later under
+  // the thumb that is reaching for "Next" (the change event comes on that very tap).
+  form.addEventListener('input', function (event) {
+    var el = event.target;
+    var refusal = el.id && document.getElementById(el.id + '-client-error');
+    if (refusal) {
+      refusal.remove();
+      el.setAttribute('aria-invalid', 'false');
+      el.removeAttribute('data-client-invalid');
+    }
+    save();
+  });
   form.addEventListener('change', function (event) {
     if (event.target === payoutMethod) { showHints(); }
     var step = event.target.closest('fieldset.step');
@@ -226,7 +262,7 @@
       event.preventDefault();
       show(k);
       var bad = check(steps[k]);
-      if (bad) { bad.focus(); }
+      if (bad) { point(bad); }
       return;
     }
     var submit = document.getElementById('signup-submit');
@@ -234,15 +270,20 @@
     submit.textContent = form.dataset.sending;
   });
 
+  // The home point: "use my location" fills the coordinates in; typing them is behind "enter coordinates".
   var locate = document.getElementById('locate');
+  var manual = document.getElementById('manual-coords');
   if (navigator.geolocation) {
     locate.hidden = false;
     locate.addEventListener('click', function () {
       var home = document.getElementById('home_location');
+      var found = document.getElementById('located');
       var old = document.getElementById('locate-failed');
       if (old) { old.remove(); }
       navigator.geolocation.getCurrentPosition(function (pos) {
         home.value = pos.coords.latitude.toFixed(5) + ', ' + pos.coords.longitude.toFixed(5);
+        found.textContent = locate.dataset.found.replace('{coords}', home.value);
+        found.hidden = false;
         save();
       }, function () {
         var p = document.createElement('p');
@@ -251,8 +292,11 @@
         p.setAttribute('role', 'status');
         p.textContent = locate.dataset.failed;
         locate.parentNode.insertBefore(p, locate.nextSibling);
+        manual.open = true;
       }, { timeout: 15000, maximumAge: 600000 });
     });
+  } else {
+    manual.open = true;
   }
 
   // Start: a form sent back with refusals opens at the step of the first one; a fresh form takes up its
@@ -265,6 +309,7 @@
   var serverError = form.querySelector('.field-error');
   var draft = serverError ? null : load();
   if (draft) { restore(draft); }
+  if (document.getElementById('home_location').value.trim() !== '') { manual.open = true; }
   showHints();
   if (serverError) {
     show(steps.indexOf(serverError.closest('fieldset.step')));

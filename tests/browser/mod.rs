@@ -42,6 +42,8 @@ pub enum Viewport {
     Mobile,
     /// A cheap phone: 360×740 CSS pixels, otherwise as `Mobile`.
     SmallPhone,
+    /// The smallest phone we support: 360×640 CSS pixels, otherwise as `Mobile`.
+    TinyPhone,
 }
 
 /// One Chromium window on the app under test.
@@ -311,6 +313,7 @@ fn capabilities(chromium: &Path, profile: &Path, viewport: Viewport) -> serde_js
         Viewport::Staff => None,
         Viewport::Mobile => Some((390, 844)),
         Viewport::SmallPhone => Some((360, 740)),
+        Viewport::TinyPhone => Some((360, 640)),
     };
     if let Some((width, height)) = phone {
         options["mobileEmulation"] = json!({

@@ -185,6 +185,8 @@ pub struct Bar {
     pub tz: Tz,
     /// When the screen was read.
     pub now: DateTime<Utc>,
+    /// His live offers, counted on the "New orders" tab (the page's script keeps it current).
+    pub offers: usize,
 }
 
 impl Bar {
@@ -261,13 +263,13 @@ pub async fn page<T: Send + 'static>(
 ) -> Result<(Bar, T), MobileError> {
     let master = who.master.id;
     let now = state.clock.now();
-    let (profile, data) = state
+    let (profile, offers, data) = state
         .db
-        .read_blocking(move |c| Ok::<_, Error>((master_views::profile(c, master)?, f(c, master, now)?)))
+        .read_blocking(move |c| Ok::<_, Error>((master_views::profile(c, master)?, master_views::live_offers(c, now, master)?.len(), f(c, master, now)?)))
         .await
         .map_err(|e| who.refused(e))?;
     let tz = zone(profile.timezone.as_deref(), state.config.timezone);
-    Ok((Bar { tr: who.tr, csrf: who.csrf.clone(), flash: who.flash.clone(), profile, tz, now }, data))
+    Ok((Bar { tr: who.tr, csrf: who.csrf.clone(), flash: who.flash.clone(), profile, tz, now, offers }, data))
 }
 
 /// Runs the master's action (a write) on a blocking thread; the error is returned as is, so the handler
@@ -320,6 +322,8 @@ struct HomePage {
     owed: Owed,
     /// A refused shift action, shown above the controls.
     error: Option<String>,
+    /// His live offers: the first is the banner's, the page's script keeps them current.
+    offers: Vec<offers::OfferView>,
 }
 
 impl HomePage {
@@ -347,9 +351,13 @@ async fn get_home(State(state): State<AppState>, headers: HeaderMap, who: Result
 
 /// The home screen, with a refused shift action's message when there is one.
 async fn home(state: &AppState, who: &MasterPage, error: Option<&Error>) -> Result<Response, MobileError> {
-    let (c, (support, owed)) = page(state, who, |conn, master, _| Ok((Support::of(&Settings::load(conn)?), commissions::owed(conn, master)?))).await?;
+    let (c, (support, owed, cards)) = page(state, who, |conn, master, now| {
+        Ok((Support::of(&Settings::load(conn)?), commissions::owed(conn, master)?, master_views::live_offers(conn, now, master)?))
+    })
+    .await?;
+    let offers = cards.iter().map(|card| offers::OfferView::of(card, c.now, c.tz)).collect();
     let status = error.map_or(StatusCode::OK, crate::api::status_of);
-    Ok(render_with(status, &HomePage { tr: who.tr, c, support, owed, error: error.map(|e| e.message(who.tr.0)) }))
+    Ok(render_with(status, &HomePage { tr: who.tr, c, support, owed, error: error.map(|e| e.message(who.tr.0)), offers }))
 }
 
 #[derive(Debug, Deserialize)]

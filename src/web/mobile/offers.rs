@@ -36,24 +36,24 @@ pub fn routes() -> Router<AppState> {
 
 /// An offer as the list and the card show it.
 pub struct OfferView {
-    offer_id: OfferId,
-    order_id: i64,
-    address: String,
-    slot: Option<String>,
-    category: &'static str,
-    description: String,
-    guarantee: bool,
+    pub(super) offer_id: OfferId,
+    pub(super) order_id: i64,
+    pub(super) address: String,
+    pub(super) slot: Option<String>,
+    pub(super) category: &'static str,
+    pub(super) description: String,
+    pub(super) guarantee: bool,
     /// Seconds until it expires, for the countdown.
-    left: i64,
+    pub(super) left: i64,
 }
 
 impl OfferView {
     /// The countdown's text.
-    fn left_clock(&self) -> String {
+    pub(super) fn left_clock(&self) -> String {
         super::clock(self.left)
     }
 
-    fn of(card: &OfferCard, now: DateTime<Utc>, fallback: Tz) -> Self {
+    pub(super) fn of(card: &OfferCard, now: DateTime<Utc>, fallback: Tz) -> Self {
         let tz = zone(Some(&card.timezone), fallback);
         let slot = slot(card.timeslot_start, card.timeslot_end, tz).map(|s| format!("{s} ({})", card.city));
         Self {

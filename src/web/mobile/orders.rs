@@ -12,14 +12,14 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::{Bar, MasterPage, MobileError, act, address, local, page, slot, zone};
-use crate::api::files::{Parts, ReadError, UploadForm};
-use crate::api::master_side::CLOSE_BODY_LIMIT;
+use crate::api::files::{self, Parts, ReadError};
+use crate::api::master_side::{CLOSE_BODY_LIMIT, CLOSE_FILES, CloseUpload};
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::domain::{OrderId, OrderStatus, OrderType};
 use crate::error::{Error, invalid};
 use crate::master_views::{self, MyOrder};
-use crate::uploads;
+use crate::uploads::{self, Holder};
 use crate::web::{CsrfForm, Tr, done, render, render_with, rubles};
 use crate::work;
 
@@ -148,64 +148,99 @@ struct ClosePage {
     c: Bar,
     order: OrderView,
     amount: String,
+    note: String,
+    /// The act kept from a refused try: its file name (he need not choose it again).
+    kept_act: Option<String>,
     amount_error: Option<String>,
     act_error: Option<String>,
+    note_error: Option<String>,
+    photos_error: Option<String>,
     /// A refusal that is not about a field (the order is no longer on site …).
     message: Option<String>,
 }
 
-/// The closing form, with what was typed and the refusal beside its field.
-async fn close_form(state: &AppState, who: &MasterPage, id: OrderId, amount: String, error: Option<Error>) -> Result<Response, MobileError> {
-    let (c, order) = page(state, who, move |conn, master, _| master_views::my_order(conn, master, id)).await?;
+impl ClosePage {
+    fn max_note(&self) -> usize {
+        work::MAX_NOTE_CHARS
+    }
+}
+
+/// What was typed into the close form, shown again after a refusal.
+#[derive(Default)]
+struct Typed {
+    amount: String,
+    note: String,
+}
+
+/// The closing form, with what was typed, the act kept from a refused try and the refusal beside its field.
+async fn close_form(state: &AppState, who: &MasterPage, id: OrderId, typed: Typed, error: Option<Error>) -> Result<Response, MobileError> {
+    let (c, (order, kept)) = page(state, who, move |conn, master, _| {
+        Ok((master_views::my_order(conn, master, id)?, uploads::held(conn, &Holder::Close { order: id, master }, "act")?))
+    })
+    .await?;
     let order = OrderView::of(&order, &c);
     let status = error.as_ref().map_or(StatusCode::OK, crate::api::status_of);
     let lang = who.tr.0;
-    let (mut amount_error, mut act_error, mut message) = (None, None, None);
+    let (mut amount_error, mut act_error, mut note_error, mut photos_error, mut message) = (None, None, None, None, None);
     match &error {
         Some(e @ Error::Invalid { field: "amount", .. }) => amount_error = Some(e.message(lang)),
         Some(e @ Error::Invalid { field: "act", .. }) => act_error = Some(e.message(lang)),
+        Some(e @ Error::Invalid { field: "note", .. }) => note_error = Some(e.message(lang)),
+        Some(e @ Error::Invalid { field: "photos", .. }) => photos_error = Some(e.message(lang)),
         Some(e) => message = Some(e.message(lang)),
         None => {}
     }
-    Ok(render_with(status, &ClosePage { tr: who.tr, c, order, amount, amount_error, act_error, message }))
+    let kept_act = kept.map(|f| f.file_name);
+    let Typed { amount, note } = typed;
+    Ok(render_with(status, &ClosePage { tr: who.tr, c, order, amount, note, kept_act, amount_error, act_error, note_error, photos_error, message }))
 }
 
 async fn get_close(State(state): State<AppState>, who: MasterPage, Path(id): Path<OrderId>) -> Result<Response, MobileError> {
-    close_form(&state, &who, id, String::new(), None).await
+    close_form(&state, &who, id, Typed::default(), None).await
 }
 
 /// Closes a WORKING order: a normal one with the amount and the act (→ PAYMENT), a guarantee one with
-/// the act only (→ CLOSED). The CSRF field is checked before anything is stored; a stored act is removed
-/// again when the rule refuses.
+/// the act only (→ CLOSED), with the optional note and before/after photos. The CSRF field is checked
+/// before anything is stored. A chosen act is kept against the order first, so a refused close (a
+/// mistyped amount) keeps it for the next try; the photos are removed again and chosen anew.
 async fn post_close(State(state): State<AppState>, who: MasterPage, Path(id): Path<OrderId>, form: Result<Multipart, MultipartRejection>) -> Result<Response, MobileError> {
     let malformed = || who.refused(invalid("form", "malformed"));
     let Ok(mut form) = form else { return Err(malformed()) };
-    let upload = match Parts::read(&mut form, &state.config.data_dir, |name| name == "act", 1).await {
-        Ok(parts) => UploadForm::of(parts, "act"),
-        Err(ReadError::TooLarge) => return close_form(&state, &who, id, String::new(), Some(invalid("act", "file_size"))).await,
+    let parts = match Parts::read(&mut form, &state.config.data_dir, |name| name == "act" || name == "photos", CLOSE_FILES).await {
+        Ok(parts) => parts,
+        Err(ReadError::TooLarge) => return close_form(&state, &who, id, Typed::default(), Some(invalid("act", "file_size"))).await,
         Err(error @ (ReadError::Storage(_) | ReadError::TextTooLong)) => return Err(who.refused(error.into_error("act"))),
         Err(ReadError::Malformed(_)) => return Err(malformed()),
     };
-    if upload.field(crate::web::CSRF_FIELD) != Some(who.csrf.as_str()) {
+    if parts.field(crate::web::CSRF_FIELD) != Some(who.csrf.as_str()) {
         return Err(who.refused(Error::CsrfFailed));
     }
-    let amount = upload.field("amount").unwrap_or_default().to_string();
-    let stored = match upload.store().await {
-        Ok(stored) => stored,
-        Err(error) => return close_form(&state, &who, id, amount, Some(error)).await,
+    let typed = Typed { amount: parts.field("amount").unwrap_or_default().to_string(), note: parts.field("note").unwrap_or_default().to_string() };
+    let upload = match CloseUpload::keep(&state, parts).await {
+        Ok(upload) => upload,
+        Err(error) => return close_form(&state, &who, id, typed, Some(error)).await,
     };
-    let key = stored.storage_key.clone();
-    let typed = amount.clone();
-    match act(&state, &who, move |tx, master, now| work::close(tx, now, master, id, Some(&typed), &stored)).await {
+    let CloseUpload { amount, act: chosen, extras } = upload;
+    let photos: Vec<String> = extras.photos.iter().map(|f| f.storage_key.clone()).collect();
+    if let Some(chosen) = chosen {
+        let key = chosen.storage_key.clone();
+        match act(&state, &who, move |tx, master, now| work::hold_act(tx, now, master, id, &chosen)).await {
+            Ok(replaced) => files::remove(&state, replaced.into_iter().collect()).await,
+            Err(error) => {
+                files::remove(&state, photos.into_iter().chain([key]).collect()).await;
+                return close_form(&state, &who, id, typed, Some(error)).await;
+            }
+        }
+    }
+    match act(&state, &who, move |tx, master, now| work::close_with_kept_act(tx, now, master, id, Some(&amount), &extras)).await {
         // A normal order goes on to what he now owes; a guarantee one back to its card.
         Ok(closed) => match closed.commission_id {
             Some(commission) => Ok(done(&format!("/m/finance/{commission}"), "m_closed")),
             None => Ok(done(&format!("/m/orders/{id}"), "m_closed_guarantee")),
         },
         Err(error) => {
-            let dir = state.config.data_dir.clone();
-            let _ = tokio::task::spawn_blocking(move || uploads::remove(&dir, &key)).await;
-            close_form(&state, &who, id, amount, Some(error)).await
+            files::remove(&state, photos).await;
+            close_form(&state, &who, id, typed, Some(error)).await
         }
     }
 }

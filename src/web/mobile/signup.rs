@@ -21,8 +21,9 @@ use axum::Router;
 use axum::extract::multipart::{Multipart, MultipartRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Json;
 use serde::Deserialize;
 
 use self::form::{Answers, Submitted, Unreadable, Upload};
@@ -31,7 +32,9 @@ use crate::domain::{Category, PayoutMethod};
 use crate::error::{Error, invalid};
 use crate::money::referrals;
 use crate::signup::{self, DistrictChoice, InviteCity, Registration};
-use crate::uploads::{self, DocumentKind};
+use crate::uploads::{self, DocumentKind, Holder};
+use crate::auth::{self as accounts, Owner};
+use crate::api::auth::session_cookie_header;
 use crate::api::cookie;
 use crate::web::{Tr, WebError, lang_of, render, render_with};
 use crate::work::StoredFile;
@@ -52,7 +55,7 @@ pub fn routes() -> Router<AppState> {
         .route("/m/invite", get(get_code))
         .route("/m/signup", get(get_referred))
         .route("/m/invite/{token}", get(get_form).post(post_form).layer(DefaultBodyLimit::max(BODY_LIMIT)))
-        .route("/m/signup/sent", get(get_sent))
+        .route("/m/signup/check", post(post_check))
         .merge(resubmit::routes())
 }
 
@@ -67,13 +70,6 @@ struct CodePage {
     refusal: Option<String>,
     /// The referral code of the invitation link that led here, carried on to the questionnaire.
     referral: String,
-}
-
-/// "Questionnaire sent, wait for moderation".
-#[derive(Template)]
-#[template(path = "m/signup_sent.html")]
-struct SentPage {
-    tr: Tr,
 }
 
 /// A refusal shown beside its field (`field` is the id of its input or of its group).
@@ -103,15 +99,22 @@ struct FormPage {
     errors: Vec<FieldError>,
     /// A refusal that belongs to no field (a stale form's CSRF token).
     notice: Option<String>,
-    /// Shown again after a refusal: files and the password must be given again.
+    /// Shown again after a refusal: the password must be given again.
     again: bool,
+    /// The documents kept from a refused try (field, file name): they need not be chosen again.
+    kept: Vec<(&'static str, String)>,
 }
 
 impl FormPage {
     /// The newcomer's form through `city`'s invite.
     fn sign_up(tr: Tr, token: String, csrf: String, city: InviteCity, answers: Answers) -> Self {
         let mode = Mode::SignUp { token };
-        Self { tr, mode, csrf, city_name: city.city_name, districts: city.districts, answers, errors: Vec::new(), notice: None, again: false }
+        Self { tr, mode, csrf, city_name: city.city_name, districts: city.districts, answers, errors: Vec::new(), notice: None, again: false, kept: Vec::new() }
+    }
+
+    /// The file name of the document `field` kept from a refused try.
+    fn kept(&self, field: &str) -> Option<&str> {
+        self.kept.iter().find(|(f, _)| *f == field).map(|(_, name)| name.as_str())
     }
 
     /// A rejected master correcting his questionnaire (files may be left empty to keep them).
@@ -229,8 +232,31 @@ async fn get_referred(State(state): State<AppState>, headers: HeaderMap, Query(q
     render(&CodePage { tr: tr_of(&headers, &state), code: String::new(), refusal: None, referral })
 }
 
-async fn get_sent(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    render(&SentPage { tr: tr_of(&headers, &state) })
+/// A refusal of the step check, beside its field.
+#[derive(serde::Serialize)]
+struct CheckedField {
+    field: &'static str,
+    message: String,
+}
+
+/// The step check's answer: the refusals of the fields sent (none: the step may go on).
+#[derive(serde::Serialize)]
+struct Checked {
+    errors: Vec<CheckedField>,
+}
+
+/// Checks one step's answers by the sign-up's own rules (issue 11 §3), for the wizard's "Next". It changes
+/// nothing and needs no token; the answer is in the visitor's language.
+async fn post_check(State(state): State<AppState>, headers: HeaderMap, axum::Form(fields): axum::Form<Vec<(String, String)>>) -> Json<Checked> {
+    let tr = tr_of(&headers, &state);
+    let errors = signup::check_answers(&fields)
+        .into_iter()
+        .filter_map(|e| match e {
+            Error::Invalid { field, .. } => Some(CheckedField { field, message: e.message(tr.0) }),
+            _ => None,
+        })
+        .collect();
+    Json(Checked { errors })
 }
 
 /// Checks the invite; an unusable one answers with its page.
@@ -261,7 +287,9 @@ async fn get_form(State(state): State<AppState>, headers: HeaderMap, Path(token)
         Err(page) => return page,
     };
     let answers = Answers { referral_code: referral, ..Answers::default() };
-    let page = FormPage::sign_up(tr, token, csrf_token(&headers), city, answers);
+    let csrf = csrf_token(&headers);
+    let kept = kept_documents(&state, &csrf).await;
+    let page = FormPage { kept, ..FormPage::sign_up(tr, token, csrf, city, answers) };
     with_csrf_cookie(&headers, StatusCode::OK, &page)
 }
 
@@ -294,17 +322,23 @@ async fn post_form(
         let page = FormPage { notice, again: true, ..FormPage::sign_up(tr, token, fresh_token(), city, submitted.answers) };
         return with_csrf_cookie(&headers, StatusCode::FORBIDDEN, &page);
     }
-    match sign_up(&state, &token, &submitted).await {
-        Ok(()) => {
+    let holder = Holder::SignUp { form_token: sent_csrf.to_string() };
+    match sign_up(&state, &token, &submitted, &holder).await {
+        // Signed in at once: home shows him his questionnaire waiting for moderation.
+        Ok(session) => {
             let expired = HeaderValue::from_str(&format!("{CSRF_COOKIE}=; Path=/m/invite; Max-Age=0")).expect("a plain header value");
-            ([(header::SET_COOKIE, expired)], Redirect::to("/m/signup/sent")).into_response()
+            let signed_in = session_cookie_header(&headers, &session.token, accounts::MASTER_SESSION_IDLE.num_seconds());
+            (AppendHeaders([(header::SET_COOKIE, expired), (header::SET_COOKIE, signed_in)]), Redirect::to("/m?ok=signed_up")).into_response()
         }
-        Err(errors) => refused(&headers, tr, token, city, submitted.answers, errors),
+        Err(errors) => {
+            let kept = kept_documents(&state, sent_csrf).await;
+            refused(&headers, tr, token, city, submitted.answers, errors, kept)
+        }
     }
 }
 
 /// Shows the questionnaire again with each refusal beside its field.
-fn refused(headers: &HeaderMap, tr: Tr, token: String, city: InviteCity, answers: Answers, errors: Vec<Error>) -> Response {
+fn refused(headers: &HeaderMap, tr: Tr, token: String, city: InviteCity, answers: Answers, errors: Vec<Error>, kept: Vec<(&'static str, String)>) -> Response {
     let mut shown = Vec::new();
     for error in errors {
         match error {
@@ -313,15 +347,16 @@ fn refused(headers: &HeaderMap, tr: Tr, token: String, city: InviteCity, answers
             other => return WebError::Refused(other, tr.0).into_response(),
         }
     }
-    let page = FormPage { errors: shown, again: true, ..FormPage::sign_up(tr, token, csrf_token(headers), city, answers) };
+    let page = FormPage { errors: shown, again: true, kept, ..FormPage::sign_up(tr, token, csrf_token(headers), city, answers) };
     with_csrf_cookie(headers, StatusCode::UNPROCESSABLE_ENTITY, &page)
 }
 
 // --- the sign-up --------------------------------------------------------------------------------------------
 
-/// Checks the questionnaire, stores the two files and registers the master with them in one transaction.
-/// Refusals come back all together where they can (the rules of `prepare` stop at their first).
-async fn sign_up<'a>(state: &AppState, token: &str, submitted: &'a Submitted) -> Result<(), Vec<Error>> {
+/// Checks the questionnaire, keeps the chosen documents against the form (so a refusal does not lose
+/// them) and registers the master with them in one transaction, signing him in. Refusals come back all
+/// together where they can (the rules of `prepare` stop at their first).
+async fn sign_up(state: &AppState, token: &str, submitted: &Submitted, holder: &Holder) -> Result<accounts::NewSession, Vec<Error>> {
     let mut errors = Vec::new();
     if submitted.answers.has_vehicle.is_none() {
         errors.push(invalid("has_vehicle", "required"));
@@ -330,18 +365,20 @@ async fn sign_up<'a>(state: &AppState, token: &str, submitted: &'a Submitted) ->
         errors.push(e);
         None
     });
-    let mut chosen = |kind: DocumentKind, upload: &'a Upload| match upload {
-        Upload::File(received) => Some(received),
-        Upload::Missing => {
+    for (kind, upload) in [(DocumentKind::Passport, &submitted.passport), (DocumentKind::Selfie, &submitted.selfie)] {
+        if let Err(error) = hold(state, holder, kind, upload).await {
+            errors.push(error);
+        }
+    }
+    let (holder_now, now) = (holder.clone(), state.clock.now());
+    let kept = state.db.read_blocking(move |c| Ok::<_, Error>((uploads::held(c, &holder_now, "passport")?, uploads::held(c, &holder_now, "selfie")?))).await;
+    let (passport, selfie) = kept.map_err(|e| vec![e])?;
+    for (kind, file) in [(DocumentKind::Passport, &passport), (DocumentKind::Selfie, &selfie)] {
+        let named = |e: &Error| matches!(e, Error::Invalid { field, .. } if *field == kind.as_str());
+        if file.is_none() && !errors.iter().any(named) {
             errors.push(invalid(kind.as_str(), "required"));
-            None
         }
-        Upload::TooBig => {
-            errors.push(invalid(kind.as_str(), "file_size"));
-            None
-        }
-    };
-    let (passport, selfie) = (chosen(DocumentKind::Passport, &submitted.passport), chosen(DocumentKind::Selfie, &submitted.selfie));
+    }
     // The password hash is slow: it runs before, not inside, the write transaction.
     let registration = submitted.registration(token);
     let checked = registration.as_ref().ok().cloned();
@@ -353,18 +390,7 @@ async fn sign_up<'a>(state: &AppState, token: &str, submitted: &'a Submitted) ->
     let (Some(prepared), Some(passport), Some(selfie), true) = (prepared, passport, selfie, errors.is_empty()) else {
         return Err(errors);
     };
-    let passport = store(DocumentKind::Passport, passport).await;
-    let selfie = store(DocumentKind::Selfie, selfie).await;
-    let (passport, selfie) = match (passport, selfie) {
-        (Ok(passport), Ok(selfie)) => (passport, selfie),
-        (passport, selfie) => {
-            let (stored, refused): (Vec<_>, Vec<_>) = [passport, selfie].into_iter().partition(Result::is_ok);
-            remove(state, stored.into_iter().flatten().map(|f| f.storage_key).collect()).await;
-            return Err(refused.into_iter().filter_map(Result::err).collect());
-        }
-    };
-    let keys = vec![passport.storage_key.clone(), selfie.storage_key.clone()];
-    let now = state.clock.now();
+    let holder = holder.clone();
     let registered = state
         .db
         .write_blocking(move |tx| {
@@ -374,19 +400,51 @@ async fn sign_up<'a>(state: &AppState, token: &str, submitted: &'a Submitted) ->
             if let Some(home) = home {
                 signup::set_home(tx, master.id, home)?;
             }
-            Ok::<_, Error>(master)
+            uploads::release(tx, &holder)?;
+            let session = accounts::start_session(tx, now, Owner::Master(master.id))?;
+            Ok::<_, Error>((master, session))
         })
         .await;
     match registered {
-        Ok(master) => {
+        Ok((master, session)) => {
             tracing::info!(master = master.id, "master signed up through an invite");
-            Ok(())
+            Ok(session)
         }
+        // The documents stay kept for the next try.
+        Err(error) => Err(vec![error]),
+    }
+}
+
+/// Keeps a newly chosen document against the form, in place of one kept before; a refused file (too big,
+/// not a photo or PDF) names its field.
+async fn hold(state: &AppState, holder: &Holder, kind: DocumentKind, upload: &Upload) -> Result<(), Error> {
+    let received = match upload {
+        Upload::Missing => return Ok(()),
+        Upload::TooBig => return Err(invalid(kind.as_str(), "file_size")),
+        Upload::File(received) => received,
+    };
+    let file = store(kind, received).await?;
+    if kind == DocumentKind::Selfie && file.mime_type == "application/pdf" {
+        remove(state, vec![file.storage_key]).await;
+        return Err(invalid(kind.as_str(), "photo_type"));
+    }
+    let (holder, now, key) = (holder.clone(), state.clock.now(), file.storage_key.clone());
+    match state.db.write_blocking(move |tx| uploads::hold(tx, now, &holder, kind.as_str(), &file)).await {
+        Ok(replaced) => remove(state, replaced.into_iter().collect()).await,
         Err(error) => {
-            remove(state, keys).await;
-            Err(vec![error])
+            remove(state, vec![key]).await;
+            return Err(error);
         }
     }
+    Ok(())
+}
+
+/// The documents kept for the visitor's form (by its token): field and file name.
+async fn kept_documents(state: &AppState, form_token: &str) -> Vec<(&'static str, String)> {
+    let holder = Holder::SignUp { form_token: form_token.to_string() };
+    let kinds = [DocumentKind::Passport, DocumentKind::Selfie];
+    let kept = state.db.read_blocking(move |c| kinds.iter().map(|k| Ok((k.as_str(), uploads::held(c, &holder, k.as_str())?))).collect::<Result<Vec<_>, Error>>()).await;
+    kept.unwrap_or_default().into_iter().filter_map(|(field, file)| Some((field, file?.file_name))).collect()
 }
 
 /// `prepare` stops at its first refusal; these of its rules do not depend on each other, so their

@@ -46,6 +46,7 @@ fn form_page(who: &MasterPage, on_file: OnFile, answers: Answers) -> FormPage {
         errors: Vec::new(),
         notice: None,
         again: false,
+        kept: Vec::new(),
     }
 }
 
