@@ -22,7 +22,11 @@ mod group;
 pub use fault::{Fault, log_failure};
 
 /// The schema, one entry per version: entry `n - 1` upgrades a file from version `n - 1` to `n`.
-const MIGRATIONS: &[&str] = &[include_str!("../../schema.sql"), include_str!("migrations/0002_citywide_orders.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../schema.sql"),
+    include_str!("migrations/0002_citywide_orders.sql"),
+    include_str!("migrations/0005_push.sql"),
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -115,6 +119,8 @@ impl Db {
         writer
             .execute_batch("BEGIN IMMEDIATE; UPDATE scheduler_lease SET owner = owner; ROLLBACK;")
             .map_err(|source| DbError::NotWritable { path: path.to_path_buf(), source })?;
+        // The Web Push key pair is made once, on the first start, and kept with the data it belongs to.
+        crate::push::ensure_key(&writer)?;
         let manager = SqliteConnectionManager::file(path).with_init(move |c| {
             configure(c, durability)?;
             c.pragma_update(None, "query_only", "ON")
