@@ -91,17 +91,17 @@ fn decode_keys(keys: &SubscriptionKeys) -> Result<(p256::PublicKey, Auth)> {
     let public = Base64UrlUnpadded::decode_vec(keys.p256dh.trim_end_matches('='))
         .ok()
         .and_then(|bytes| p256::PublicKey::from_sec1_bytes(&bytes).ok())
-        .ok_or_else(|| Error::Invalid { field: "keys.p256dh", rule: "not_a_p256_key".into() })?;
+        .ok_or_else(|| Error::Invalid { field: "keys", rule: "not_a_p256_key".into() })?;
     let auth = Base64UrlUnpadded::decode_vec(keys.auth.trim_end_matches('='))
         .ok()
         .filter(|bytes| bytes.len() == 16)
-        .ok_or_else(|| Error::Invalid { field: "keys.auth", rule: "not_16_bytes".into() })?;
+        .ok_or_else(|| Error::Invalid { field: "keys", rule: "not_16_bytes".into() })?;
     Ok((public, *Auth::from_slice(&auth)))
 }
 
 /// Whether push is on: it needs the operator's contact (`push_contact`).
 pub fn enabled(contact: Option<&str>) -> Result<()> {
-    contact.map(|_| ()).ok_or(Error::Invalid { field: "push", rule: "push_disabled".into() })
+    contact.map(|_| ()).ok_or(Error::StateConflict { why: "push_disabled" })
 }
 
 /// Stores this browser's subscription for `master` (re-sent on every page load: an unchanged one only stays).
@@ -240,19 +240,15 @@ pub fn compose(lang: Lang, note: &Pending, now: DateTime<Utc>) -> Message {
     let category = p["category"].as_str().map(|c| message(lang, &format!("category.{c}"))).unwrap_or_default();
     let place = p["district"].as_str().or(p["city"].as_str()).unwrap_or_default().to_string();
     let order = p["order_id"].as_i64();
-    let fill = |key: &str| {
-        let left = p["expires_at"].as_i64().map(|e| clock(at(e) - now)).unwrap_or_default();
-        message(lang, key)
-            .replace("{category}", &category)
-            .replace("{district}", &place)
-            .replace("{slot}", &slot(p).unwrap_or_default())
-            .replace("{left}", &left)
-    };
+    let fill = |key: &str| message(lang, key).replace("{category}", &category).replace("{district}", &place);
     let offer = p["offer_id"].as_i64();
+    // The parts the order has, joined: an order without a slot or a district shows none.
+    let left = p["expires_at"].as_i64().map(|e| message(lang, "push.left").replace("{left}", &clock(at(e) - now)));
+    let line = |parts: &[Option<String>]| parts.iter().flatten().filter(|s| !s.is_empty()).cloned().collect::<Vec<_>>().join(" · ");
     let (title, body, url, tag) = match note.event.as_str() {
-        "new_offer" => (fill("push.new_offer.title"), fill("push.new_offer.body"), format!("/m/offers/{}", offer.unwrap_or_default()), format!("offer-{}", offer.unwrap_or_default())),
+        "new_offer" => (fill("push.new_offer.title"), line(&[Some(place.clone()), slot(p), left]), format!("/m/offers/{}", offer.unwrap_or_default()), format!("offer-{}", offer.unwrap_or_default())),
         "offer_withdrawn" => (fill("push.offer_withdrawn.title"), fill("push.offer_withdrawn.body"), "/m/offers".into(), format!("offer-{}", offer.unwrap_or_default())),
-        "order_assigned" => (fill("push.order_assigned.title"), fill("push.order_assigned.body"), format!("/m/orders/{}", order.unwrap_or_default()), format!("order-{}", order.unwrap_or_default())),
+        "order_assigned" => (fill("push.order_assigned.title"), line(&[Some(category.clone()), Some(place.clone()), slot(p)]), format!("/m/orders/{}", order.unwrap_or_default()), format!("order-{}", order.unwrap_or_default())),
         event => {
             let body = p["reason"].as_str().map(str::to_string).unwrap_or_else(|| message(lang, "push.open_app"));
             (message(lang, &format!("m.event.{event}")), body, "/m/notifications".into(), format!("note-{}", note.id))
