@@ -148,6 +148,24 @@ pub fn unsubscribe(conn: &Connection, now: DateTime<Utc>, master: MasterId, endp
     Ok(())
 }
 
+/// The "turn on notifications" step of the master's home screen.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EnableStep {
+    /// The VAPID public key; `None` while push is off (no step then).
+    pub public_key: Option<String>,
+    /// Whether he has subscribed on some device (the step starts hidden; the page re-syncs this browser).
+    pub subscribed: bool,
+}
+
+/// The enable step for `master`.
+pub fn enable_step(conn: &Connection, enabled: bool, master: MasterId) -> Result<EnableStep> {
+    if !enabled {
+        return Ok(EnableStep::default());
+    }
+    let subscribed: bool = conn.query_row("SELECT EXISTS (SELECT 1 FROM push_subscriptions WHERE master_id = ?1)", [master], |r| r.get(0))?;
+    Ok(EnableStep { public_key: Some(public_key(conn)?), subscribed })
+}
+
 /// A master's push reachability, for staff.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct PushStatus {

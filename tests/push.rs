@@ -178,6 +178,12 @@ async fn subscribe(browser: &mut Browser, device: &Device) {
     assert_eq!(api(browser, reqwest::Method::POST, "/api/v1/me/push/subscriptions", &device.json()).await, 204);
 }
 
+/// The opening tag of the enable step on the home screen.
+fn step_tag(html: &str) -> String {
+    let at = html.find("id=\"push-enable\"").expect("the enable step");
+    html[at..].split('>').next().unwrap().to_string()
+}
+
 /// Checks the VAPID `Authorization` header: the JWT is signed by the server's published key, for the push
 /// service's origin, names the contact and expires within 24 hours.
 fn check_vapid(request: &Received, origin: &str, published: &str) {
@@ -202,12 +208,16 @@ async fn a_new_offer_reaches_every_device_signed_and_encrypted_and_a_gone_one_is
     let published = key["public_key"].as_str().unwrap().to_string();
 
     let mut master = w.app.master(&master_phone(1)).await;
+    let home = master.get("/m").await;
+    assert!(home.has(&format!("data-vapid-key=\"{published}\"")) && home.has("Включить уведомления"), "the enable step: {}", home.html);
+    assert!(!step_tag(&home.html).contains("hidden"), "shown until he subscribes");
     let phone = Device::new(w.endpoint("phone"));
     let tablet = Device::new(w.endpoint("tablet"));
     subscribe(&mut master, &phone).await;
     subscribe(&mut master, &phone).await; // every page load sends it again: still one
     subscribe(&mut master, &tablet).await;
     assert_eq!(w.scalar::<i64>("SELECT COUNT(*) FROM push_subscriptions WHERE master_id = 1"), 2);
+    assert!(step_tag(&master.get("/m").await.html).contains("hidden"), "subscribed: the step is gone (the page re-syncs)");
     w.push.answer("tablet", &[410]);
 
     let start = fieldservice::db::ms(t0() + Duration::hours(3));
@@ -278,6 +288,11 @@ async fn a_failing_push_service_is_asked_again_after_the_back_off_and_staff_see_
     let status: Value = serde_json::from_str(&admin.get("/api/v1/masters/14/push").await.html).unwrap();
     assert_eq!(status["reachable"], false);
     assert_eq!(status["last_error"], "HTTP 503");
+    let card = admin.get("/masters/14").await;
+    assert!(card.has("Не получает уведомлений") && card.has("HTTP 503"), "the master card tells staff: {}", card.html);
+    let order = admin.get(&format!("/orders/{ELECTRICS_SEARCHING}")).await;
+    let row = |id: i64| order.html.split(&format!("data-master-id=\"{id}\"")).nth(1).map(|rest| rest.split("</tr>").next().unwrap().to_string());
+    assert!(row(1).expect("master 1 is a candidate").contains("без push"), "no subscription: marked");
 
     assert_eq!(w.deliver().await, DeliveryReport::default(), "not asked again before the back-off");
     assert_eq!(w.push.received().len(), 1);
@@ -287,6 +302,7 @@ async fn a_failing_push_service_is_asked_again_after_the_back_off_and_staff_see_
     assert_eq!(second.headers["ttl"], "90", "a retried offer carries only what is left of it");
     let status: Value = serde_json::from_str(&admin.get("/api/v1/masters/14/push").await.html).unwrap();
     assert_eq!(status["reachable"], true);
+    assert!(admin.get("/masters/14").await.has("Работает"));
 
     // A push service that cannot be reached at all is a failure like a 5xx.
     let mut other = w.app.master(&master_phone(1)).await;
@@ -308,6 +324,9 @@ async fn subscriptions_are_refused_while_push_is_off_and_for_what_is_not_a_subsc
     assert_eq!(w.scalar::<i64>("SELECT COUNT(*) FROM push_subscriptions"), 0);
 
     let off = WebApp::start(t0()).await;
+    let mut admin = off.staff("admin").await;
+    assert!(admin.get("/masters/1").await.has("не задан push_contact"), "staff are told push is off");
+    assert!(!off.master(&master_phone(1)).await.get("/m").await.has("push-enable"), "no enable step while push is off");
     let key: Value = reqwest::get(format!("{}/api/v1/push/key", off.base)).await.unwrap().json().await.unwrap();
     assert_eq!(key, json!({"enabled": false, "public_key": null}));
     let mut master = off.master(&master_phone(1)).await;

@@ -159,6 +159,8 @@ struct CardPage {
     zone: String,
     /// His referrer, invitees and rewards.
     referral: Referral,
+    /// Whether push reaches him (and whether push is on at all).
+    push: crate::push::PushStatus,
     can_act: bool,
     typed: ActionForm,
     refusal: Refusal,
@@ -214,9 +216,11 @@ fn load_card(conn: &rusqlite::Connection, staff: &crate::staff::Staff, id: Maste
 
 async fn card_page(state: &AppState, who: &StaffPage, id: MasterId, typed: ActionForm, refusal: Refusal) -> Result<CardPage, WebError> {
     let fallback = state.config.timezone;
-    let (c, (card, zone, referral)) = page(state, who, "masters", move |conn, staff, _| load_card(conn, staff, id, fallback)).await?;
+    let push_on = state.config.push_contact.is_some();
+    let (c, ((card, zone, referral), push)) =
+        page(state, who, "masters", move |conn, staff, _| Ok((load_card(conn, staff, id, fallback)?, crate::push::status(conn, push_on, id)?))).await?;
     let can_act = ADMINS.contains(&who.staff.role) && !card.is_deleted;
-    Ok(CardPage { c, card, zone, referral, can_act, typed, refusal })
+    Ok(CardPage { c, card, zone, referral, push, can_act, typed, refusal })
 }
 
 async fn get_master(State(state): State<AppState>, who: StaffPage, Path(id): Path<MasterId>) -> Result<Response, WebError> {

@@ -320,6 +320,8 @@ struct HomePage {
     owed: Owed,
     /// A refused shift action, shown above the controls.
     error: Option<String>,
+    /// The "turn on notifications" step (templates/m/push_enable.html).
+    push: crate::push::EnableStep,
 }
 
 impl HomePage {
@@ -347,9 +349,13 @@ async fn get_home(State(state): State<AppState>, headers: HeaderMap, who: Result
 
 /// The home screen, with a refused shift action's message when there is one.
 async fn home(state: &AppState, who: &MasterPage, error: Option<&Error>) -> Result<Response, MobileError> {
-    let (c, (support, owed)) = page(state, who, |conn, master, _| Ok((Support::of(&Settings::load(conn)?), commissions::owed(conn, master)?))).await?;
+    let push_on = state.config.push_contact.is_some();
+    let (c, (support, owed, push)) = page(state, who, move |conn, master, _| {
+        Ok((Support::of(&Settings::load(conn)?), commissions::owed(conn, master)?, crate::push::enable_step(conn, push_on, master)?))
+    })
+    .await?;
     let status = error.map_or(StatusCode::OK, crate::api::status_of);
-    Ok(render_with(status, &HomePage { tr: who.tr, c, support, owed, error: error.map(|e| e.message(who.tr.0)) }))
+    Ok(render_with(status, &HomePage { tr: who.tr, c, support, owed, error: error.map(|e| e.message(who.tr.0)), push }))
 }
 
 #[derive(Debug, Deserialize)]
