@@ -34,6 +34,9 @@ pub struct Config {
     pub header_timeout: std::time::Duration,
     /// How long a connection may stay open with no request in progress.
     pub idle_timeout: std::time::Duration,
+    /// The VAPID subject of Web Push (`mailto:` or `https:`, the only kinds Apple accepts); push is off
+    /// while it is unset.
+    pub push_contact: Option<String>,
 }
 
 /// An address or a network (`10.0.0.0/8`, `::1`).
@@ -86,6 +89,7 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             header_timeout: std::time::Duration::from_secs(30),
             idle_timeout: std::time::Duration::from_secs(120),
+            push_contact: None,
         }
     }
 }
@@ -118,10 +122,11 @@ struct FileConfig {
     trusted_proxies: Option<Vec<String>>,
     header_timeout_seconds: Option<u64>,
     idle_timeout_seconds: Option<u64>,
+    push_contact: Option<String>,
 }
 
 /// The keys, for the environment overrides (`FIELDSERVICE_<KEY>`).
-const KEYS: [&str; 10] = [
+const KEYS: [&str; 11] = [
     "listen",
     "data_dir",
     "database",
@@ -132,6 +137,7 @@ const KEYS: [&str; 10] = [
     "trusted_proxies",
     "header_timeout_seconds",
     "idle_timeout_seconds",
+    "push_contact",
 ];
 
 impl Config {
@@ -155,7 +161,8 @@ impl Config {
             // A list in the file, comma-separated in the environment.
             ("trusted_proxies", file.trusted_proxies.map(|list| list.join(",")), origin.clone()),
             ("header_timeout_seconds", file.header_timeout_seconds.map(|s| s.to_string()), origin.clone()),
-            ("idle_timeout_seconds", file.idle_timeout_seconds.map(|s| s.to_string()), origin),
+            ("idle_timeout_seconds", file.idle_timeout_seconds.map(|s| s.to_string()), origin.clone()),
+            ("push_contact", file.push_contact, origin),
         ];
         for (name, value) in env {
             let Some(key) = name.strip_prefix("FIELDSERVICE_").map(str::to_ascii_lowercase) else { continue };
@@ -200,6 +207,7 @@ impl Config {
                 }
                 "header_timeout_seconds" => config.header_timeout = seconds(&value).map_err(bad)?,
                 "idle_timeout_seconds" => config.idle_timeout = seconds(&value).map_err(bad)?,
+                "push_contact" => config.push_contact = push_contact(&value).map_err(bad)?,
                 _ => unreachable!("raw lists exactly KEYS"),
             }
         }
@@ -214,6 +222,16 @@ fn seconds(value: &str) -> Result<std::time::Duration, String> {
     match value.trim().parse::<u64>() {
         Ok(n @ 1..=3600) => Ok(std::time::Duration::from_secs(n)),
         _ => Err(format!("must be a number of seconds from 1 to 3600, got {value:?}")),
+    }
+}
+
+/// An empty contact turns push off; anything else must be a `mailto:` or `https:` URI.
+fn push_contact(value: &str) -> Result<Option<String>, String> {
+    let value = value.trim();
+    match value {
+        "" => Ok(None),
+        v if (v.starts_with("mailto:") && v.len() > 7 && v.contains('@')) || (v.starts_with("https://") && v.len() > 8) => Ok(Some(v.to_string())),
+        v => Err(format!("must be a mailto: or https: address like mailto:ops@example.com, got {v:?}")),
     }
 }
 
@@ -271,8 +289,20 @@ mod tests {
         assert!(err.contains("`trusted_proxies`") && err.contains("10.0.0.0/33"), "{err}");
         let err = load(Some("idle_timeout_seconds = 0"), &[]).unwrap_err().to_string();
         assert!(err.contains("`idle_timeout_seconds`"), "{err}");
+        let err = load(Some("push_contact = \"ops@example.com\""), &[]).unwrap_err().to_string();
+        assert!(err.contains("`push_contact`") && err.contains("mailto:"), "{err}");
         let err = load(Some("listen = ["), &[]).unwrap_err().to_string();
         assert!(err.contains("fieldservice.toml"), "{err}");
+    }
+
+    #[test]
+    fn push_is_off_until_a_contact_is_given() {
+        assert_eq!(load(None, &[]).unwrap().push_contact, None);
+        assert_eq!(load(Some("push_contact = \"\""), &[]).unwrap().push_contact, None);
+        let config = load(Some("push_contact = \"mailto:ops@example.com\""), &[]).unwrap();
+        assert_eq!(config.push_contact.as_deref(), Some("mailto:ops@example.com"));
+        let config = load(None, &[("FIELDSERVICE_PUSH_CONTACT", "https://example.com/contact")]).unwrap();
+        assert_eq!(config.push_contact.as_deref(), Some("https://example.com/contact"));
     }
 
     #[test]

@@ -12,6 +12,8 @@ use crate::engine::{self, TickOptions, TickReport};
 use crate::error::Result;
 use crate::masters;
 use crate::money::watchdogs;
+use crate::notifications::{self, DeliveryReport};
+use crate::push::WebPush;
 use crate::settings::Settings;
 use crate::uploads;
 
@@ -19,6 +21,8 @@ use crate::uploads;
 const WATCHDOG_EVERY: Duration = Duration::from_secs(60);
 /// Unassigned-orders monitor interval.
 const MONITOR_EVERY: Duration = Duration::from_secs(600);
+/// Push delivery interval: an offer lives two minutes, so its push must leave within seconds.
+const PUSH_EVERY: Duration = Duration::from_secs(2);
 
 /// One scheduler step: a tick at `now`.
 pub fn tick_step(state: &AppState, now: DateTime<Utc>) -> Result<TickReport> {
@@ -45,6 +49,15 @@ pub fn monitor_step(state: &AppState, now: DateTime<Utc>) -> Result<usize> {
     let stale = state.db.write(|tx| uploads::forget_held(tx, now))?;
     stale.iter().for_each(|key| uploads::remove(&state.config.data_dir, key));
     Ok(alerts)
+}
+
+/// One push step: the due notifications of the outbox go out by Web Push. Nothing is sent (and the outbox
+/// only grows, as the in-app feed) while `push_contact` is unset. Database work runs on blocking threads
+/// and no transaction is open while the push services are asked.
+pub async fn push_step(state: &AppState, now: DateTime<Utc>) -> Result<DeliveryReport> {
+    let Some(contact) = state.config.push_contact.clone() else { return Ok(DeliveryReport::default()) };
+    let channel = WebPush { db: state.db.clone(), contact, default_lang: state.config.language };
+    notifications::deliver_pending(&state.db, now, &channel).await
 }
 
 async fn sleep_or_stop(period: Duration, stop: &mut watch::Receiver<bool>) -> bool {
@@ -120,6 +133,26 @@ pub async fn run_jobs_until_stopped(state: AppState, mut stop: watch::Receiver<b
         }
         since_monitor = if run_monitor { WATCHDOG_EVERY } else { since_monitor + WATCHDOG_EVERY };
         if sleep_or_stop(WATCHDOG_EVERY, &mut stop).await {
+            return;
+        }
+    }
+}
+
+/// Sends the outbox by Web Push every [`PUSH_EVERY`] until `stop` flips.
+pub async fn run_push_until_stopped(state: AppState, mut stop: watch::Receiver<bool>) {
+    loop {
+        let s = state.clone();
+        // Its own task, so that a panic is logged and the loop goes on.
+        let outcome = tokio::spawn(async move { push_step(&s, s.clock.now()).await }).await;
+        match outcome {
+            Ok(Ok(report)) if report != DeliveryReport::default() => {
+                tracing::info!(delivered = report.delivered, skipped = report.skipped, failed = report.failed, given_up = report.given_up, "push");
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => crate::db::log_failure(&error, "push delivery failed"),
+            Err(panic) => tracing::error!(%panic, "push delivery panicked"),
+        }
+        if sleep_or_stop(PUSH_EVERY, &mut stop).await {
             return;
         }
     }

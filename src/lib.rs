@@ -32,6 +32,7 @@ pub mod orders;
 pub mod password;
 pub mod phone;
 pub mod process;
+pub mod push;
 pub mod queue;
 pub mod reference;
 pub mod server;

@@ -163,9 +163,14 @@ fn print_logins(config: &Config) {
     }
 }
 
-fn serve(config: Config, with_demo: bool) -> Result<ExitCode, String> {
+/// The VAPID subject of `serve --demo` when the configuration names none.
+const DEMO_PUSH_CONTACT: &str = "mailto:demo@fieldservice.invalid";
+
+fn serve(mut config: Config, with_demo: bool) -> Result<ExitCode, String> {
     let db = open(&config)?;
     if with_demo {
+        // The demo shows the whole master's page, the "turn on notifications" step included.
+        config.push_contact.get_or_insert_with(|| DEMO_PUSH_CONTACT.to_string());
         let empty = db.read(|c| demo::is_empty(c).map_err(fieldservice::db::DbError::from)).map_err(|e| e.to_string())?;
         if empty {
             demo::load(&db, Utc::now()).map_err(|e| e.to_string())?;
@@ -194,11 +199,12 @@ fn serve(config: Config, with_demo: bool) -> Result<ExitCode, String> {
         }
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let scheduler = tokio::spawn(jobs::run_scheduler_until_stopped(state.clone(), stop_rx.clone()));
-        let background = tokio::spawn(jobs::run_jobs_until_stopped(state.clone(), stop_rx));
+        let background = tokio::spawn(jobs::run_jobs_until_stopped(state.clone(), stop_rx.clone()));
+        let push = tokio::spawn(jobs::run_push_until_stopped(state.clone(), stop_rx));
         app::serve(listener, state, shutdown_signal()).await.map_err(|e| e.to_string())?;
         tracing::info!("shutting down: finishing the current tick");
         let _ = stop_tx.send(true);
-        let _ = tokio::join!(scheduler, background);
+        let _ = tokio::join!(scheduler, background, push);
         Ok(ExitCode::SUCCESS)
     })
 }

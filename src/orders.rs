@@ -12,6 +12,7 @@ use crate::engine::candidates::{self, Need};
 use crate::error::{Error, Result, check_length, invalid};
 use crate::events;
 use crate::metrics;
+use crate::notifications;
 use crate::phone;
 use crate::settings::Settings;
 use crate::slots;
@@ -660,12 +661,24 @@ pub fn activate_deferred(conn: &Connection, now: DateTime<Utc>, staff: &Staff, i
 }
 
 /// Cancels SENT/VIEWED offers of an order (and ACCEPTED ones when `with_accepted`); returns how many.
+/// Each master whose offer was still live is told it is gone (taken by another, cancelled or assigned),
+/// so the push that offered it is followed by one that withdraws it — except the master it went to.
 pub fn cancel_offers(conn: &Connection, now: DateTime<Utc>, order: OrderId, with_accepted: bool) -> rusqlite::Result<usize> {
-    conn.prepare_cached(
-        "UPDATE offers SET state = 'CANCELED', responded_at = ?2
-         WHERE order_id = ?1 AND (state IN ('SENT', 'VIEWED') OR (?3 AND state = 'ACCEPTED'))",
-    )?
-    .execute(params![order, ms(now), with_accepted])
+    let canceled: Vec<(i64, MasterId, bool)> = conn
+        .prepare_cached(
+            "UPDATE offers SET state = 'CANCELED', responded_at = ?2
+             WHERE order_id = ?1 AND (state IN ('SENT', 'VIEWED') OR (?3 AND state = 'ACCEPTED'))
+             RETURNING id, master_id, state != 'ACCEPTED' AND expires_at > ?2
+                 AND master_id IS NOT (SELECT assigned_master_id FROM orders WHERE id = ?1)",
+        )?
+        .query_map(params![order, ms(now), with_accepted], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (offer, master, _) in canceled.iter().filter(|(_, _, live)| *live) {
+        let mut payload = summary(conn, order)?;
+        payload.insert("offer_id".into(), (*offer).into());
+        notifications::push(conn, now, *master, "offer_withdrawn", &Value::Object(payload))?;
+    }
+    Ok(canceled.len())
 }
 
 /// Staff cancel with a reason of 3–200 characters (decisions §B.7). The master reference stays, so the
@@ -754,6 +767,7 @@ pub fn assign_directly(
     record_history(conn, now, id, Some(order.status), OrderStatus::Assigned, "manual_assign", Actor::Staff(staff.id), &context)?;
     events::record(conn, now, Some(id), "staff", "assigned_directly", json!({"staff_id": staff.id, "master_id": master_id, "offers_canceled": canceled, "forced": force}))?;
     metrics::record_assignment(conn, now, &order, master_id, metrics::Via::AdminManual, Some(staff.id));
+    notifications::push(conn, now, master_id, "order_assigned", &Value::Object(summary(conn, id)?))?;
     Ok(())
 }
 

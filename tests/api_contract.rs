@@ -69,7 +69,7 @@ fn policy(method: &str, path: &str) -> Option<Policy> {
     use Policy::*;
     let p = path.trim_start_matches("/api/v1");
     Some(match (method, p) {
-        ("POST", "/auth/staff/login" | "/auth/master/login" | "/masters/register" | "/invites/inspect") => Public,
+        ("POST", "/auth/staff/login" | "/auth/master/login" | "/masters/register" | "/invites/inspect") | ("GET", "/push/key") => Public,
         ("POST", "/auth/logout") | ("GET", "/auth/me" | "/cities" | "/cities/{id}/districts") => SignedIn,
         ("GET", "/settings" | "/staff") | ("PUT", "/settings" | "/staff/{id}/cities") | ("POST", "/staff" | "/staff/{id}/activate" | "/staff/{id}/deactivate") => {
             GlobalAdmin

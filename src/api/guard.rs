@@ -42,6 +42,8 @@ pub fn policy(method: &Method, template: &str) -> Policy {
     let post = method == Method::POST;
     match path {
         "/auth/staff/login" | "/auth/master/login" | "/masters/register" | "/invites/inspect" if post => Policy::Public,
+        // The VAPID public key is public by nature: browsers subscribe with it.
+        "/push/key" if !post => Policy::Public,
         "/auth/logout" | "/auth/me" | "/cities" => Policy::SignedIn,
         "/cities/{id}/districts" if !post => Policy::SignedIn,
         "/orders/{id}/attachments" | "/orders/{id}/attachments/{attachment_id}" => Policy::SignedIn,

@@ -9,6 +9,7 @@ pub mod masters;
 pub mod master_side;
 pub mod money;
 pub mod orders;
+pub mod push;
 pub mod receipts;
 pub mod reference;
 pub mod referrals;
@@ -456,6 +457,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(masters::routes())
         .merge(documents::routes())
         .merge(orders::routes())
+        .merge(push::routes())
         .merge(master_side::routes())
         .merge(money::routes())
         .merge(receipts::routes())

@@ -27,6 +27,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_citywide_orders.sql"),
     include_str!("migrations/0003_commission_alerts.sql"),
     include_str!("migrations/0004_close_report_and_held_files.sql"),
+    include_str!("migrations/0005_push.sql"),
 ];
 
 /// The schema version this build writes.
@@ -120,6 +121,8 @@ impl Db {
         writer
             .execute_batch("BEGIN IMMEDIATE; UPDATE scheduler_lease SET owner = owner; ROLLBACK;")
             .map_err(|source| DbError::NotWritable { path: path.to_path_buf(), source })?;
+        // The Web Push key pair is made once, on the first start, and kept with the data it belongs to.
+        crate::push::ensure_key(&writer)?;
         let manager = SqliteConnectionManager::file(path).with_init(move |c| {
             configure(c, durability)?;
             c.pragma_update(None, "query_only", "ON")

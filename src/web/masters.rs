@@ -160,6 +160,8 @@ struct CardPage {
     zone: String,
     /// His referrer, invitees and rewards.
     referral: Referral,
+    /// Whether push reaches him (and whether push is on at all).
+    push: crate::push::PushStatus,
     can_act: bool,
     typed: ActionForm,
     refusal: Refusal,
@@ -222,14 +224,15 @@ fn load_card(conn: &rusqlite::Connection, staff: &crate::staff::Staff, id: Maste
 
 async fn card_page(state: &AppState, who: &StaffPage, id: MasterId, typed: ActionForm, refusal: Refusal) -> Result<CardPage, WebError> {
     let fallback = state.config.timezone;
-    let (c, ((card, zone, referral), money)) = page(state, who, "masters", move |conn, staff, _| {
+    let push_on = state.config.push_contact.is_some();
+    let (c, ((card, zone, referral), money, push)) = page(state, who, "masters", move |conn, staff, _| {
         let card = load_card(conn, staff, id, fallback)?;
         let money = if ADMINS.contains(&staff.role) { Some(finance::of_master(conn, staff, id)?) } else { None };
-        Ok((card, money))
+        Ok((card, money, crate::push::status(conn, push_on, id)?))
     })
     .await?;
     let can_act = ADMINS.contains(&who.staff.role) && !card.is_deleted;
-    Ok(CardPage { c, card, zone, referral, can_act, typed, refusal, money })
+    Ok(CardPage { c, card, zone, referral, push, can_act, typed, refusal, money })
 }
 
 async fn get_master(State(state): State<AppState>, who: StaffPage, Path(id): Path<MasterId>) -> Result<Response, WebError> {

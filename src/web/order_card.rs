@@ -52,6 +52,8 @@ struct CardData {
     close_note: Option<String>,
     /// The manual candidate list, when the order may be assigned.
     candidates: Vec<ManualCandidate>,
+    /// The candidates push cannot reach (while push is on): an offer reaches them only with the app open.
+    no_push: BTreeSet<MasterId>,
     masters: HashMap<MasterId, (String, String)>,
     staff: HashMap<StaffId, String>,
     warranty_days: i64,
@@ -77,13 +79,19 @@ fn masters_in(detail: &Value, into: &mut BTreeSet<MasterId>) {
     }
 }
 
-fn read_card(conn: &Connection, staff: &Staff, now: DateTime<Utc>, id: OrderId) -> Result<CardData, Error> {
+fn read_card(conn: &Connection, staff: &Staff, now: DateTime<Utc>, id: OrderId, push_on: bool) -> Result<CardData, Error> {
     let card = orders::card(conn, staff, id)?;
     let closed_at = orders::load(conn, id)?.and_then(|o| o.closed_at);
     let attachments = uploads::list_for(conn, &Principal::Staff(staff.clone()), id)?;
     let close_note = crate::work::close_note(conn, id)?;
     let assignable = card.order.assigned_master_id.is_none() && may_assign(card.order.status);
     let candidates = if assignable { engine::manual_candidates(conn, now, staff, id)? } else { Vec::new() };
+    let mut no_push = BTreeSet::new();
+    for m in candidates.iter().filter(|_| push_on) {
+        if !crate::push::reachable(conn, m.master_id)? {
+            no_push.insert(m.master_id);
+        }
+    }
     let mut master_ids = BTreeSet::new();
     master_ids.extend(card.order.assigned_master_id);
     master_ids.extend(card.order.preferred_master_id);
@@ -97,7 +105,7 @@ fn read_card(conn: &Connection, staff: &Staff, now: DateTime<Utc>, id: OrderId) 
     let warranty_days = Settings::load(conn)?.warranty_days;
     let admin = matches!(staff.role, crate::domain::StaffRole::GlobalAdmin | crate::domain::StaffRole::CityAdmin);
     let commission = if admin { crate::money::commissions::of_order(conn, id)? } else { None };
-    Ok(CardData { card, closed_at, attachments, close_note, candidates, masters, staff: staff_names, warranty_days, now, commission })
+    Ok(CardData { card, closed_at, attachments, close_note, candidates, no_push, masters, staff: staff_names, warranty_days, now, commission })
 }
 
 /// "Assign" (auto, offer, direct) is offered only for these statuses (decisions §B.28).
@@ -365,7 +373,8 @@ fn order_id(who: &StaffPage, raw: &str) -> Result<OrderId, WebError> {
 
 /// Shows the card, with a refused action's message when there is one.
 async fn show(state: &AppState, who: &StaffPage, id: OrderId, status: StatusCode, problem: Option<Problem>, cancel: CancelField) -> Result<Response, WebError> {
-    let (c, v) = page(state, who, "orders", move |conn, staff, now| read_card(conn, staff, now, id)).await?;
+    let push_on = state.config.push_contact.is_some();
+    let (c, v) = page(state, who, "orders", move |conn, staff, now| read_card(conn, staff, now, id, push_on)).await?;
     Ok(render_with(status, &CardPage { c, v, problem, cancel }))
 }
 

@@ -168,3 +168,70 @@
   setOffline(!navigator.onLine);
   if ("serviceWorker" in navigator) navigator.serviceWorker.register("/m/sw.js", { scope: "/m/" }).catch(function () {});
 })();
+
+// Web Push (issue 11 §1): the "turn on notifications" step subscribes this browser on a tap (a gesture,
+// as browsers and iOS require) with the server's VAPID key; on every load an existing subscription is
+// sent again (they expire silently); logging out forgets this browser's subscription on the server.
+(function () {
+  "use strict";
+  var step = document.getElementById("push-enable");
+  var logout = document.getElementById("logout-form");
+  var supported = "serviceWorker" in navigator && "PushManager" in window && "Notification" in window;
+  var csrf = (step && step.dataset.csrf) || (logout && logout.querySelector("input[name=csrf]").value);
+
+  function show(id, on) { var el = document.getElementById(id); if (el) el.hidden = !on; }
+
+  function key(base64) {
+    var padded = (base64 + "===".slice((base64.length + 3) % 4)).replace(/-/g, "+").replace(/_/g, "/");
+    var raw = atob(padded), bytes = new Uint8Array(raw.length);
+    for (var i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
+    return bytes;
+  }
+
+  function send(method, body) {
+    return fetch("/api/v1/me/push/subscriptions", {
+      method: method, credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+      body: JSON.stringify(body)
+    }).then(function (response) { if (!response.ok) throw new Error(String(response.status)); });
+  }
+
+  function registration() {
+    return navigator.serviceWorker.register("/m/sw.js", { scope: "/m/" }).then(function () { return navigator.serviceWorker.ready; });
+  }
+
+  function subscribed() {
+    if (step) step.hidden = true;
+    show("push-enabled", true);
+  }
+
+  if (step && !supported) { step.hidden = false; show("push-enable-button", false); show("push-unsupported", true); }
+  if (step && supported) {
+    if (Notification.permission === "denied") { step.hidden = false; show("push-enable-button", false); show("push-denied", true); }
+    registration().then(function (reg) { return reg.pushManager.getSubscription(); }).then(function (sub) {
+      if (sub) return send("POST", sub.toJSON());
+      if (Notification.permission !== "denied") step.hidden = false;
+    }).catch(function () { /* the step stays; a tap tries again */ });
+    document.getElementById("push-enable-button").addEventListener("click", function () {
+      show("push-failed", false);
+      Notification.requestPermission().then(function (permission) {
+        if (permission !== "granted") { show("push-enable-button", false); show("push-denied", true); return; }
+        return registration().then(function (reg) {
+          return reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key(step.dataset.vapidKey) });
+        }).then(function (sub) { return send("POST", sub.toJSON()); }).then(subscribed);
+      }).catch(function () { show("push-failed", true); });
+    });
+  }
+
+  if (logout && supported) {
+    logout.addEventListener("submit", function (event) {
+      if (logout.dataset.unsubscribed) return;
+      event.preventDefault();
+      var done = function () { logout.dataset.unsubscribed = "1"; logout.submit(); };
+      navigator.serviceWorker.getRegistration("/m/").then(function (reg) { return reg && reg.pushManager.getSubscription(); }).then(function (sub) {
+        if (!sub) return;
+        return send("DELETE", { endpoint: sub.endpoint }).then(function () { return sub.unsubscribe(); });
+      }).then(done, done);
+    });
+  }
+})();

@@ -40,3 +40,30 @@ self.addEventListener("fetch", function (event) {
     event.respondWith(fetch(request).catch(offline));
   }
 });
+
+// Web Push (issue 11 §1): every push is shown (iOS revokes subscriptions that receive silent pushes); the
+// server composed the title and text in the master's language. One tag per offer, so its withdrawal
+// replaces it. A tap opens the offer card (or the page the push names) in an open window when there is one.
+self.addEventListener("push", function (event) {
+  var data = {};
+  try { data = event.data ? event.data.json() : {}; } catch (e) { data = { title: event.data ? event.data.text() : "" }; }
+  var title = data.title || "Field Service";
+  event.waitUntil(self.registration.showNotification(title, {
+    body: data.body || "", tag: data.tag, renotify: data.event === "new_offer",
+    requireInteraction: data.event === "new_offer", icon: "/static/m/icon-192.png", badge: "/static/m/icon-192.png",
+    data: { url: data.url || "/m" }
+  }));
+});
+
+self.addEventListener("notificationclick", function (event) {
+  event.notification.close();
+  var url = new URL((event.notification.data && event.notification.data.url) || "/m", self.location.origin).href;
+  event.waitUntil(self.clients.matchAll({ type: "window", includeUncontrolled: true }).then(function (windows) {
+    for (var i = 0; i < windows.length; i++) {
+      if (windows[i].url.indexOf(self.location.origin + "/m") === 0 && "navigate" in windows[i]) {
+        return windows[i].navigate(url).then(function (client) { return client && client.focus(); });
+      }
+    }
+    return self.clients.openWindow(url);
+  }));
+});

@@ -63,8 +63,13 @@ impl WebApp {
 
     /// Starts the app over an existing database.
     pub async fn serve(db: Db, now: DateTime<Utc>, dir: tempfile::TempDir) -> Self {
-        let clock = ManualClock::new(now);
         let config = Config { data_dir: dir.path().to_path_buf(), ..Config::default() };
+        Self::serve_with(db, now, dir, config).await
+    }
+
+    /// Starts the app over an existing database with `config` (its `data_dir` should be `dir`).
+    pub async fn serve_with(db: Db, now: DateTime<Utc>, dir: tempfile::TempDir, config: Config) -> Self {
+        let clock = ManualClock::new(now);
         let state = AppState { db: db.clone(), clock: Arc::new(clock.clone()), config: Arc::new(config) };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());

@@ -324,6 +324,8 @@ struct HomePage {
     error: Option<String>,
     /// His live offers: the first is the banner's, the page's script keeps them current.
     offers: Vec<offers::OfferView>,
+    /// The "turn on notifications" step (templates/m/push_enable.html).
+    push: crate::push::EnableStep,
 }
 
 impl HomePage {
@@ -351,13 +353,19 @@ async fn get_home(State(state): State<AppState>, headers: HeaderMap, who: Result
 
 /// The home screen, with a refused shift action's message when there is one.
 async fn home(state: &AppState, who: &MasterPage, error: Option<&Error>) -> Result<Response, MobileError> {
-    let (c, (support, owed, cards)) = page(state, who, |conn, master, now| {
-        Ok((Support::of(&Settings::load(conn)?), commissions::owed(conn, master)?, master_views::live_offers(conn, now, master)?))
+    let push_on = state.config.push_contact.is_some();
+    let (c, (support, owed, cards, push)) = page(state, who, move |conn, master, now| {
+        Ok((
+            Support::of(&Settings::load(conn)?),
+            commissions::owed(conn, master)?,
+            master_views::live_offers(conn, now, master)?,
+            crate::push::enable_step(conn, push_on, master)?,
+        ))
     })
     .await?;
     let offers = cards.iter().map(|card| offers::OfferView::of(card, c.now, c.tz)).collect();
     let status = error.map_or(StatusCode::OK, crate::api::status_of);
-    Ok(render_with(status, &HomePage { tr: who.tr, c, support, owed, error: error.map(|e| e.message(who.tr.0)), offers }))
+    Ok(render_with(status, &HomePage { tr: who.tr, c, support, owed, error: error.map(|e| e.message(who.tr.0)), offers, push }))
 }
 
 #[derive(Debug, Deserialize)]
