@@ -26,6 +26,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../schema.sql"),
     include_str!("migrations/0002_citywide_orders.sql"),
     include_str!("migrations/0003_commission_alerts.sql"),
+    include_str!("migrations/0006_order_notes.sql"),
 ];
 
 /// The schema version this build writes.
