@@ -304,8 +304,10 @@ impl CardData {
                     _ => tr.t("card.actor.system"),
                 };
                 let reason = known(*tr, &format!("card.reason.{}", h.reason)).unwrap_or_else(|| h.reason.clone());
-                let changes = h.context.get("changes").and_then(Value::as_array).map(|all| all.iter().map(|c| self.change(*tr, c)).collect()).unwrap_or_default();
-                HistoryRow { at: self.time(&h.at), from: h.from_status, to: h.to_status, actor, reason, changes }
+                let changes: Vec<ChangeRow> = h.context.get("changes").and_then(Value::as_array).map(|all| all.iter().map(|c| self.change(*tr, c)).collect()).unwrap_or_default();
+                // An edit keeps the status: its row names the status once and lists the changes.
+                let from = h.from_status.filter(|_| changes.is_empty());
+                HistoryRow { at: self.time(&h.at), from, to: h.to_status, actor, reason, changes }
             })
             .collect()
     }
@@ -390,6 +392,9 @@ impl CardData {
                     }
                     ("reason", Value::String(code)) => known(tr, &format!("board.reason.{code}")).unwrap_or_else(|| code.clone()),
                     ("to", Value::String(status)) => tr.of("status.", status),
+                    ("fields", Value::Array(fields)) => {
+                        fields.iter().filter_map(Value::as_str).map(|f| tr.of("edit.field.", f)).collect::<Vec<_>>().join(", ")
+                    }
                     ("until" | "target", Value::String(at)) => DateTime::parse_from_rfc3339(at)
                         .map(|t| self.time(&t.with_timezone(&Utc)))
                         .unwrap_or_else(|_| at.clone()),
