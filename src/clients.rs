@@ -42,13 +42,6 @@ pub struct ClientHistory {
     pub orders: Vec<ClientOrder>,
 }
 
-impl ClientHistory {
-    /// More than one order (besides `except`, the one being looked at, when given).
-    pub fn repeat(&self, except: Option<OrderId>) -> bool {
-        self.orders.iter().filter(|o| Some(o.id) != except).count() >= usize::from(except.is_none()) + 1
-    }
-}
-
 /// The orders of the client with phone `raw` (any common spelling) that the staff member may see.
 pub fn history(conn: &Connection, staff: &Staff, raw: &str) -> Result<ClientHistory> {
     let phone = phone::normalize(raw).ok_or_else(|| invalid("phone", "phone"))?;
