@@ -183,8 +183,8 @@ async fn post_activate(State(state): State<AppState>, caller: StaffCaller, PathP
 /// or district while an offer is open cancels it and starts a new distribution cycle; the assigned master
 /// is notified of a change to his job.
 #[utoipa::path(patch, path = "/api/v1/orders/{id}", tag = "orders", params(("id" = i64, Path, description = "Order id")), request_body = OrderEdit,
-    responses((status = 200, body = OrderView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
-        (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = OrderView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn patch_order(State(state): State<AppState>, caller: StaffCaller, PathParam(id): PathParam<OrderId>, Body(input): Body<OrderEdit>) -> Result<Json<OrderView>, ApiError> {
     let staff = caller.staff;
     let (edited, view) = write(&state, caller.lang, move |tx, now| {
