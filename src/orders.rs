@@ -221,7 +221,7 @@ pub fn transition(
 }
 
 /// Starts searching afresh: a new distributable period and no escalation (decisions D-10, D-15).
-fn restart_search_clock(conn: &Connection, now: DateTime<Utc>, order: OrderId) -> rusqlite::Result<()> {
+pub(crate) fn restart_search_clock(conn: &Connection, now: DateTime<Utc>, order: OrderId) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "UPDATE orders SET dist_since_at = ?2, deferred_until = NULL, dist_escalation_reason = NULL,
              dist_escalated_logist_at = NULL, dist_escalated_admin_at = NULL,
@@ -312,13 +312,30 @@ fn trimmed(value: &Option<String>) -> Option<&str> {
     value.as_deref().map(str::trim).filter(|v| !v.is_empty() && *v != "-")
 }
 
-/// Creates an order (distribution.md §3.2 S1/S2, decisions D-13): SEARCHING inside the city's working hours,
-/// otherwise DEFERRED until its slot or the next workday start. A slot code is resolved by [`slots::resolve`]
-/// (product.md §2.5); a late ASAP confirmed by staff also waits, DEFERRED, for tomorrow morning.
-pub fn create(conn: &Connection, now: DateTime<Utc>, staff: &Staff, input: &NewOrder) -> Result<Created> {
-    if !staff.sees(input.city_id) {
-        return Err(Error::NotFound { what: "city" });
-    }
+/// An order's input after the creation rules: normalised, every reference checked (decisions D-20, D-24).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checked {
+    pub district_id: Option<DistrictId>,
+    /// No district in a city that has districts: manual assignment only.
+    pub no_district: bool,
+    pub street_id: Option<i64>,
+    pub house: Option<String>,
+    pub apartment: Option<String>,
+    /// The address comment, with a street typed by hand appended.
+    pub address_comment: Option<String>,
+    pub client_name: String,
+    /// The phone, normalised.
+    pub client_phone: String,
+    pub category: Category,
+    pub description: String,
+    pub timeslot: Option<Slot>,
+    /// A late ASAP confirmed by staff: the order waits for tomorrow morning.
+    pub late_asap: bool,
+}
+
+/// The rules an order's fields obey, at creation and at every edit (product.md §2.3, §2.5, decisions D-20).
+/// The caller checks that the staff member sees the city.
+pub fn check(conn: &Connection, now: DateTime<Utc>, input: &NewOrder) -> Result<Checked> {
     let tz = cities::timezone(conn, input.city_id)?.ok_or(Error::NotFound { what: "city" })?;
     if let Some(district) = input.district_id {
         let ok: bool = conn.query_row(
@@ -396,14 +413,38 @@ pub fn create(conn: &Connection, now: DateTime<Utc>, staff: &Staff, input: &NewO
             return Err(invalid("timeslot", "past"));
         }
     }
-    let hours = settings.working_hours();
-    let timeslot = chosen.map(|c| c.slot).or(input.timeslot);
-    let late_asap = chosen.is_some_and(|c| c.defer);
+    Ok(Checked {
+        district_id: input.district_id,
+        no_district,
+        street_id: input.street_id,
+        house: house.map(str::to_string),
+        apartment: apartment.map(str::to_string),
+        address_comment: comment,
+        client_name: client_name.to_string(),
+        client_phone,
+        category,
+        description: description.to_string(),
+        timeslot: chosen.map(|c| c.slot).or(input.timeslot),
+        late_asap: chosen.is_some_and(|c| c.defer),
+    })
+}
+
+/// Creates an order (distribution.md §3.2 S1/S2, decisions D-13): SEARCHING inside the city's working hours,
+/// otherwise DEFERRED until its slot or the next workday start. A slot code is resolved by [`slots::resolve`]
+/// (product.md §2.5); a late ASAP confirmed by staff also waits, DEFERRED, for tomorrow morning.
+pub fn create(conn: &Connection, now: DateTime<Utc>, staff: &Staff, input: &NewOrder) -> Result<Created> {
+    if !staff.sees(input.city_id) {
+        return Err(Error::NotFound { what: "city" });
+    }
+    let checked = check(conn, now, input)?;
+    let tz = cities::timezone(conn, input.city_id)?.ok_or(Error::NotFound { what: "city" })?;
+    let hours = Settings::load(conn)?.working_hours();
+    let timeslot = checked.timeslot;
     // A deferred order wakes at its slot start, or without a slot at the next workday start (§10.4, D-14).
     let wake_at = timeslot.map_or_else(|| hours.next_start(tz, now), |slot| slot.start);
     let deferred_reason = if !hours.is_open(tz, now) {
         Some("outside_working_hours")
-    } else if late_asap {
+    } else if checked.late_asap {
         Some("late_asap")
     } else {
         input.defer.then_some("staff_deferred")
@@ -418,16 +459,16 @@ pub fn create(conn: &Connection, now: DateTime<Utc>, staff: &Staff, input: &NewO
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 'NORMAL', ?13, ?14, ?15, ?16, ?17, ?17, ?17)",
         params![
             input.city_id,
-            input.district_id,
-            no_district,
-            input.street_id,
-            house,
-            apartment,
-            comment,
-            client_name,
-            client_phone,
-            category,
-            description,
+            checked.district_id,
+            checked.no_district,
+            checked.street_id,
+            checked.house,
+            checked.apartment,
+            checked.address_comment,
+            checked.client_name,
+            checked.client_phone,
+            checked.category,
+            checked.description,
             status,
             slot_start,
             slot_end,

@@ -111,3 +111,26 @@
     if (e.target !== street && !list.contains(e.target)) hide();
   });
 })();
+
+// The client's history: once the phone is complete, his other orders (in the caller's cities) appear
+// under it, fetched as a fragment. Without this script the order card shows the same history.
+(function () {
+  'use strict';
+  var phone = document.getElementById('client_phone');
+  var box = document.getElementById('client-history-box');
+  if (!phone || !box) return;
+  var shown = null;
+  function load() {
+    var digits = phone.value.replace(/\D/g, '');
+    if (digits.length < 10) { box.replaceChildren(); shown = null; return; }
+    if (digits === shown) return;
+    shown = digits;
+    fetch('/orders/new/client?phone=' + encodeURIComponent(phone.value), { credentials: 'same-origin' })
+      .then(function (r) { return r.ok ? r.text() : ''; })
+      .then(function (html) { if (shown === digits) box.innerHTML = html; })
+      .catch(function () { box.replaceChildren(); });
+  }
+  phone.addEventListener('input', load);
+  phone.addEventListener('change', load);
+  load();
+})();

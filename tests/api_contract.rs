@@ -85,7 +85,7 @@ fn policy(method: &str, path: &str) -> Option<Policy> {
         ("GET", "/masters/{id}/documents/{attachment_id}") => Staff,
         ("GET" | "POST", "/me/documents") | ("GET", "/me/documents/{attachment_id}") => Master,
         (_, p) if p.starts_with("/me/") => Master,
-        (_, p) if p.starts_with("/orders") || p.starts_with("/masters") || p.starts_with("/alerts") || p.starts_with("/tokens") => Staff,
+        (_, p) if p.starts_with("/orders") || p.starts_with("/masters") || p.starts_with("/alerts") || p.starts_with("/tokens") || p.starts_with("/clients") => Staff,
         ("GET", "/cities/{id}/streets" | "/cities/{id}/slots") => Staff,
         _ => return None,
     })
@@ -216,7 +216,7 @@ impl Fixture {
         } else {
             999_999
         };
-        path.replace("{id}", &id.to_string()).replace("{attachment_id}", "999999").replace("{receipt_id}", "999999")
+        path.replace("{id}", &id.to_string()).replace("{attachment_id}", "999999").replace("{receipt_id}", "999999").replace("{phone}", "89991234567")
     }
 
     async fn call(&self, method: &str, path: &str, who: Who, body: Option<&Value>) -> reqwest::Response {

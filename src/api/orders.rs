@@ -14,6 +14,9 @@ use utoipa_axum::routes;
 use super::files;
 use super::{ApiError, Body, Caller, ErrorBody, PathParam, QueryParams, StaffCaller, read, write};
 use crate::app::AppState;
+use crate::clients::{self, ClientHistory};
+use crate::order_edit::{self, OrderEdit};
+use crate::order_notes::{self, NewNote, Note};
 use crate::domain::{MasterId, OrderId};
 use crate::engine::{self, AutoOutcome, ManualCandidate, SentOffer};
 use crate::error::Error;
@@ -174,6 +177,50 @@ async fn post_activate(State(state): State<AppState>, caller: StaffCaller, PathP
     .map(Json)
 }
 
+/// Edits an order (decisions D-24): only the fields sent change, each as the creation rules allow; which
+/// fields a status allows is ruled by D-24 (a field it does not allow is 422 `not_editable`; CLOSED and
+/// CANCELED orders are 409 `wrong_status`). With `version`, a stale edit is 409 `conflict`. A new category
+/// or district while an offer is open cancels it and starts a new distribution cycle; the assigned master
+/// is notified of a change to his job.
+#[utoipa::path(patch, path = "/api/v1/orders/{id}", tag = "orders", params(("id" = i64, Path, description = "Order id")), request_body = OrderEdit,
+    responses((status = 200, body = OrderView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn patch_order(State(state): State<AppState>, caller: StaffCaller, PathParam(id): PathParam<OrderId>, Body(input): Body<OrderEdit>) -> Result<Json<OrderView>, ApiError> {
+    let staff = caller.staff;
+    let (edited, view) = write(&state, caller.lang, move |tx, now| {
+        let edited = order_edit::edit(tx, now, &staff, id, &input, &[])?;
+        Ok((edited, orders::view(tx, id)?))
+    })
+    .await?;
+    edited.removed_files.iter().for_each(|key| uploads::remove(&state.config.data_dir, key));
+    Ok(Json(view))
+}
+
+/// The staff's internal notes on the order, oldest first (never shown to masters).
+#[utoipa::path(get, path = "/api/v1/orders/{id}/notes", tag = "orders", params(("id" = i64, Path, description = "Order id")),
+    responses((status = 200, body = Vec<Note>), (status = 404, body = ErrorBody)))]
+async fn get_notes(State(state): State<AppState>, caller: StaffCaller, PathParam(id): PathParam<OrderId>) -> Result<Json<Vec<Note>>, ApiError> {
+    let staff = caller.staff;
+    read(&state, caller.lang, move |c, _| order_notes::list(c, &staff, id)).await.map(Json)
+}
+
+/// Adds an internal note (1–2000 characters) to the order.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/notes", tag = "orders", params(("id" = i64, Path, description = "Order id")), request_body = NewNote,
+    responses((status = 201, body = Note), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn post_note(State(state): State<AppState>, caller: StaffCaller, PathParam(id): PathParam<OrderId>, Body(input): Body<NewNote>) -> Result<(StatusCode, Json<Note>), ApiError> {
+    let staff = caller.staff;
+    let note = write(&state, caller.lang, move |tx, now| order_notes::add(tx, now, &staff, id, &input.text)).await?;
+    Ok((StatusCode::CREATED, Json(note)))
+}
+
+/// A client's orders by phone (any common spelling), in the caller's cities, newest first.
+#[utoipa::path(get, path = "/api/v1/clients/{phone}/orders", tag = "orders", params(("phone" = String, Path, description = "Client phone")),
+    responses((status = 200, body = ClientHistory), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn get_client_orders(State(state): State<AppState>, caller: StaffCaller, PathParam(phone): PathParam<String>) -> Result<Json<ClientHistory>, ApiError> {
+    let staff = caller.staff;
+    read(&state, caller.lang, move |c, _| clients::history(c, &staff, &phone)).await.map(Json)
+}
+
 /// The files of an order, for staff of its city or its assigned master.
 #[utoipa::path(get, path = "/api/v1/orders/{id}/attachments", tag = "orders", params(("id" = i64, Path, description = "Order id")),
     responses((status = 200, body = Vec<Attachment>), (status = 404, body = ErrorBody)))]
@@ -197,7 +244,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(get_orders, post_order))
         .routes(routes!(get_search))
-        .routes(routes!(get_order))
+        .routes(routes!(get_order, patch_order))
+        .routes(routes!(get_notes, post_note))
+        .routes(routes!(get_client_orders))
         .routes(routes!(post_guarantee))
         .routes(routes!(post_auto))
         .routes(routes!(get_candidates))

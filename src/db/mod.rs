@@ -28,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_commission_alerts.sql"),
     include_str!("migrations/0004_close_report_and_held_files.sql"),
     include_str!("migrations/0005_push.sql"),
+    include_str!("migrations/0006_order_notes.sql"),
 ];
 
 /// The schema version this build writes.

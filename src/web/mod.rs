@@ -7,11 +7,13 @@
 mod admin;
 mod assets;
 mod board;
+mod client_history;
 mod lists;
 mod login;
 mod masters;
 mod mobile;
 mod order_card;
+mod order_edit;
 mod order_form;
 
 use askama::Template;
@@ -47,6 +49,8 @@ pub fn router() -> Router<AppState> {
         .merge(board::routes())
         .merge(order_card::routes())
         .merge(order_form::routes())
+        .merge(order_edit::routes())
+        .merge(client_history::routes())
         .merge(lists::routes())
         .merge(masters::routes())
         .merge(admin::routes())

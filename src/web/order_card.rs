@@ -29,6 +29,9 @@ use crate::orders::{self, OrderCard};
 use crate::settings::Settings;
 use crate::staff::Staff;
 use crate::uploads::{self, Attachment};
+use crate::clients::ClientHistory;
+use crate::order_notes::{self, Note};
+use crate::{clients, order_edit};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -41,6 +44,7 @@ pub fn routes() -> Router<AppState> {
         .route("/orders/{id}/cancel", post(post_cancel))
         .route("/orders/{id}/activate", post(post_activate))
         .route("/orders/{id}/guarantee", post(post_guarantee))
+        .route("/orders/{id}/notes", post(post_note))
 }
 
 /// What the card shows, read in one go.
@@ -60,6 +64,10 @@ struct CardData {
     now: DateTime<Utc>,
     /// The order's commission, for admins (logists have no finance access, decisions §B.20).
     commission: Option<crate::money::commissions::Commission>,
+    /// The staff's internal notes, oldest first.
+    notes: Vec<Note>,
+    /// The client's orders in the caller's cities (this one included).
+    client: ClientHistory,
 }
 
 /// Every master id an event's particulars mention.
@@ -105,7 +113,9 @@ fn read_card(conn: &Connection, staff: &Staff, now: DateTime<Utc>, id: OrderId, 
     let warranty_days = Settings::load(conn)?.warranty_days;
     let admin = matches!(staff.role, crate::domain::StaffRole::GlobalAdmin | crate::domain::StaffRole::CityAdmin);
     let commission = if admin { crate::money::commissions::of_order(conn, id)? } else { None };
-    Ok(CardData { card, closed_at, attachments, close_note, candidates, no_push, masters, staff: staff_names, warranty_days, now, commission })
+    let notes = order_notes::list(conn, staff, id)?;
+    let client = clients::history(conn, staff, &card.order.client_phone)?;
+    Ok(CardData { card, closed_at, attachments, close_note, candidates, no_push, masters, staff: staff_names, warranty_days, now, commission, notes, client })
 }
 
 /// "Assign" (auto, offer, direct) is offered only for these statuses (decisions §B.28).
@@ -145,6 +155,8 @@ struct CardPage {
     v: CardData,
     problem: Option<Problem>,
     cancel: CancelField,
+    /// The note form as typed, with its error.
+    note: CancelField,
 }
 
 /// One status-history line, ready to show.
@@ -154,6 +166,8 @@ struct HistoryRow {
     to: OrderStatus,
     actor: String,
     reason: String,
+    /// The fields an edit changed.
+    changes: Vec<ChangeRow>,
 }
 
 /// One offer, ready to show.
@@ -181,6 +195,13 @@ struct EventRow {
     source: String,
     kind: String,
     details: Vec<(String, String)>,
+}
+
+/// One changed field of an edit, ready to show.
+struct ChangeRow {
+    field: String,
+    old: String,
+    new: String,
 }
 
 /// The text of `key` when the catalog has it.
@@ -294,9 +315,44 @@ impl CardData {
                     _ => tr.t("card.actor.system"),
                 };
                 let reason = known(*tr, &format!("card.reason.{}", h.reason)).unwrap_or_else(|| h.reason.clone());
-                HistoryRow { at: self.time(&h.at), from: h.from_status, to: h.to_status, actor, reason }
+                let changes: Vec<ChangeRow> = h.context.get("changes").and_then(Value::as_array).map(|all| all.iter().map(|c| self.change(*tr, c)).collect()).unwrap_or_default();
+                // An edit keeps the status: its row names the status once and lists the changes.
+                let from = h.from_status.filter(|_| changes.is_empty());
+                HistoryRow { at: self.time(&h.at), from, to: h.to_status, actor, reason, changes }
             })
             .collect()
+    }
+
+    /// One change of an edit: the field's name and its values in words.
+    fn change(&self, tr: Tr, change: &Value) -> ChangeRow {
+        let field = change.get("field").and_then(Value::as_str).unwrap_or_default();
+        let text = |value: Option<&Value>| match (field, value) {
+            (_, None | Some(Value::Null)) => tr.t("web.none"),
+            ("category", Some(Value::String(code))) => tr.of("category.", code),
+            ("slot", Some(slot)) => {
+                let time = |key: &str| slot.get(key).and_then(Value::as_str).and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc));
+                match (time("start"), time("end")) {
+                    (Some(start), Some(end)) => format!("{}–{}", self.time(&start), local_time(end, self.tz(), "%H:%M")),
+                    _ => tr.t("web.none"),
+                }
+            }
+            ("files", Some(Value::Array(names))) if names.is_empty() => tr.t("web.none"),
+            (_, Some(Value::Array(names))) => names.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "),
+            (_, Some(Value::String(text))) if text.is_empty() => tr.t("web.none"),
+            (_, Some(Value::String(text))) => text.clone(),
+            (_, Some(other)) => other.to_string(),
+        };
+        ChangeRow { field: tr.of("edit.field.", field), old: text(change.get("old")), new: text(change.get("new")) }
+    }
+
+    /// The order may be edited in its status (decisions D-24).
+    fn can_edit(&self) -> bool {
+        !order_edit::editable(self.card.order.status).is_empty()
+    }
+
+    /// The client's other orders, ready to show.
+    fn client_rows(&self, tr: &Tr) -> Vec<super::client_history::ClientRow> {
+        super::client_history::rows(*tr, &self.client, Some(self.card.order.id))
     }
 
     fn offers(&self) -> Vec<OfferRow> {
@@ -347,6 +403,9 @@ impl CardData {
                     }
                     ("reason", Value::String(code)) => known(tr, &format!("board.reason.{code}")).unwrap_or_else(|| code.clone()),
                     ("to", Value::String(status)) => tr.of("status.", status),
+                    ("fields", Value::Array(fields)) => {
+                        fields.iter().filter_map(Value::as_str).map(|f| tr.of("edit.field.", f)).collect::<Vec<_>>().join(", ")
+                    }
                     ("until" | "target", Value::String(at)) => DateTime::parse_from_rfc3339(at)
                         .map(|t| self.time(&t.with_timezone(&Utc)))
                         .unwrap_or_else(|_| at.clone()),
@@ -373,9 +432,13 @@ fn order_id(who: &StaffPage, raw: &str) -> Result<OrderId, WebError> {
 
 /// Shows the card, with a refused action's message when there is one.
 async fn show(state: &AppState, who: &StaffPage, id: OrderId, status: StatusCode, problem: Option<Problem>, cancel: CancelField) -> Result<Response, WebError> {
+    show_with_note(state, who, id, status, problem, cancel, CancelField::default()).await
+}
+
+async fn show_with_note(state: &AppState, who: &StaffPage, id: OrderId, status: StatusCode, problem: Option<Problem>, cancel: CancelField, note: CancelField) -> Result<Response, WebError> {
     let push_on = state.config.push_contact.is_some();
     let (c, v) = page(state, who, "orders", move |conn, staff, now| read_card(conn, staff, now, id, push_on)).await?;
-    Ok(render_with(status, &CardPage { c, v, problem, cancel }))
+    Ok(render_with(status, &CardPage { c, v, problem, cancel, note }))
 }
 
 /// A refused action: a foreign or missing order is a 404 page; anything else is told on the card.
@@ -519,6 +582,25 @@ async fn post_guarantee(State(state): State<AppState>, Path(raw): Path<String>, 
     let id = order_id(&who, &raw)?;
     match act(&state, &who, move |tx, staff, now| orders::create_guarantee(tx, now, staff, id)).await {
         Ok(created) => Ok(done(&format!("/orders/{}", created.id), "order_guarantee_created")),
+        Err(error) => refused(&state, &who, id, error, None).await,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct NoteForm {
+    text: Option<String>,
+}
+
+async fn post_note(State(state): State<AppState>, Path(raw): Path<String>, who: StaffPage, CsrfForm(form): CsrfForm<NoteForm>) -> Result<Response, WebError> {
+    let id = order_id(&who, &raw)?;
+    let text = form.text.unwrap_or_default();
+    let typed = text.clone();
+    match act(&state, &who, move |tx, staff, now| order_notes::add(tx, now, staff, id, &text)).await {
+        Ok(_) => Ok(done(&format!("/orders/{id}"), "order_note_added")),
+        Err(error @ Error::Invalid { .. }) => {
+            let note = CancelField { reason: typed, error: Some(error.message(who.tr.0)) };
+            show_with_note(&state, &who, id, crate::api::status_of(&error), None, CancelField::default(), note).await
+        }
         Err(error) => refused(&state, &who, id, error, None).await,
     }
 }

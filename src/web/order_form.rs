@@ -34,9 +34,9 @@ use crate::work::{MAX_FILE_BYTES, StoredFile};
 
 /// The largest form read: every allowed file at its largest, one more, and the text fields. An 11th file
 /// is still read, so it is refused with a message rather than a broken connection.
-const BODY_LIMIT: usize = (MAX_ORDER_FILES + 1) * MAX_FILE_BYTES as usize + 1024 * 1024;
+pub(super) const BODY_LIMIT: usize = (MAX_ORDER_FILES + 1) * MAX_FILE_BYTES as usize + 1024 * 1024;
 /// The file input's name.
-const FILES_FIELD: &str = "attachments";
+pub(super) const FILES_FIELD: &str = "attachments";
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -152,7 +152,7 @@ impl Draft {
 
 /// The street of a draft.
 #[derive(Debug, Clone, PartialEq)]
-enum Street {
+pub(super) enum Street {
     None,
     Known(i64),
     Manual(String),
@@ -180,8 +180,15 @@ fn resolve_street(conn: &Connection, staff: &Staff, draft: &Draft) -> Result<Str
     }
 }
 
+/// The street typed into an order's form in `city`: a known one (picked or typed exactly), one kept as
+/// typed, or none; a name matching no known street exactly is answered with the near ones.
+pub(super) fn street_of(conn: &Connection, staff: &Staff, city: CityId, typed: &str, street_id: &str, manual: bool) -> Result<Street, (Error, Vec<StreetMatch>)> {
+    let draft = Draft { city_id: city.to_string(), street: typed.into(), street_id: street_id.into(), street_manual: manual, ..Draft::default() };
+    resolve_street(conn, staff, &draft)
+}
+
 /// The input a refusal is about (the rule's field names differ from the form's in places).
-fn input_of(error: &Error) -> &'static str {
+pub(super) fn input_of(error: &Error) -> &'static str {
     match error {
         Error::Invalid { field: "street_id" | "street_manual", .. } => "street",
         Error::Invalid { field: "timeslot", .. } | Error::LateAsap => "slot",
@@ -219,7 +226,7 @@ fn city_options(conn: &Connection, staff: &Staff, now: DateTime<Utc>, wanted: Op
 }
 
 /// A slot's label on the city clock: "As soon as possible (until 20:00)", "Today 16:00–19:00", "Tomorrow …".
-fn slot_label(tr: Tr, option: &SlotOption, zone: &str) -> String {
+pub(super) fn slot_label(tr: Tr, option: &SlotOption, zone: &str) -> String {
     let (start, end) = (local_time(option.start, zone, "%H:%M"), local_time(option.end, zone, "%H:%M"));
     let key = if option.code == slots::ASAP {
         "order_form.slot_asap"
@@ -316,9 +323,9 @@ async fn show(state: &AppState, who: &StaffPage, draft: Draft, error: Option<Err
 }
 
 /// A submitted form: its text fields and its files, read to the end.
-struct Submitted {
-    fields: HashMap<String, String>,
-    files: Vec<Received>,
+pub(super) struct Submitted {
+    pub(super) fields: HashMap<String, String>,
+    pub(super) files: Vec<Received>,
     /// Files sent, also those beyond the limit.
     count: usize,
     too_big: bool,
@@ -326,7 +333,7 @@ struct Submitted {
 
 impl Submitted {
     /// Reads a multipart form (the page's, with files) or an urlencoded one (no files).
-    async fn read(req: Request, state: &AppState) -> Result<Self, Error> {
+    pub(super) async fn read(req: Request, state: &AppState) -> Result<Self, Error> {
         let malformed = || invalid("form", "malformed");
         let multipart = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("multipart/form-data"));
         let mut submitted = Self { fields: HashMap::new(), files: Vec::new(), count: 0, too_big: false };
@@ -346,7 +353,7 @@ impl Submitted {
     }
 
     /// Refuses more files than an order may have, or one too big, before anything is stored.
-    fn check_files(&self) -> Result<(), Error> {
+    pub(super) fn check_files(&self) -> Result<(), Error> {
         if self.count > MAX_ORDER_FILES {
             return Err(invalid("file", format!("max_files:{MAX_ORDER_FILES}")));
         }
@@ -355,7 +362,7 @@ impl Submitted {
 }
 
 /// Keeps the received files under the data directory; on a refusal the ones already kept are removed.
-async fn store_files(state: &AppState, files: Vec<Received>) -> Result<Vec<StoredFile>, Error> {
+pub(super) async fn store_files(state: &AppState, files: Vec<Received>) -> Result<Vec<StoredFile>, Error> {
     let dir = state.config.data_dir.clone();
     tokio::task::spawn_blocking(move || {
         let mut stored: Vec<StoredFile> = Vec::new();
@@ -374,7 +381,7 @@ async fn store_files(state: &AppState, files: Vec<Received>) -> Result<Vec<Store
     .map_err(|_| invalid("file", "file_type"))?
 }
 
-async fn remove_files(state: &AppState, files: Vec<StoredFile>) {
+pub(super) async fn remove_files(state: &AppState, files: Vec<StoredFile>) {
     let dir = state.config.data_dir.clone();
     let _ = tokio::task::spawn_blocking(move || files.iter().for_each(|file| uploads::remove(&dir, &file.storage_key))).await;
 }

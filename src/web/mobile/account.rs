@@ -266,7 +266,7 @@ async fn get_notifications(State(state): State<AppState>, who: MasterPage, Query
                 "new_offer" => n.payload.get("order_id").map(|id| format!("#{id}")),
                 "break_reminder" => text("minutes_left").map(|m| tr.t("m.minutes_left").replace("{n}", &m)),
                 "moderation_rejected" | "account_blocked" | "commission_rejected" => text("reason"),
-                "commission_approved" => n.payload.get("order_id").map(|id| format!("#{id}")),
+                "commission_approved" | "order_changed" => n.payload.get("order_id").map(|id| format!("#{id}")),
                 "commission_reminder" => text("hours").map(|h| tr.t("m.hours_left").replace("{n}", &h)),
                 "limit_changed" => text("limit"),
                 "referral_registered" => text("referred_name"),
