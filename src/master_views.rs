@@ -297,7 +297,14 @@ pub struct Notification {
     pub created_at: DateTime<Utc>,
     /// When he read it.
     pub read_at: Option<DateTime<Utc>>,
+    /// Unread and still actionable: a new offer's notice stops being new once the offer is accepted, declined,
+    /// withdrawn or expired.
+    pub new: bool,
 }
+
+/// SQL: notification `n` is unread and, if it announces an offer, that offer is still open.
+const IS_NEW: &str = "(n.read_at IS NULL AND (n.event <> 'new_offer'
+    OR EXISTS (SELECT 1 FROM offers o WHERE o.id = json_extract(n.payload, '$.offer_id') AND o.state = 'SENT')))";
 
 /// A page of the feed.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
@@ -310,7 +317,7 @@ pub struct Feed {
     pub per_page: i64,
     /// All his notifications.
     pub total: i64,
-    /// Unread ones.
+    /// New ones (see [`Notification::new`]).
     pub unread: i64,
 }
 
@@ -318,13 +325,13 @@ pub struct Feed {
 pub fn notifications(conn: &Connection, master: MasterId, page: PageRequest) -> Result<Feed> {
     let (page, per_page) = page.resolve()?;
     let (total, unread): (i64, i64) = conn
-        .prepare_cached("SELECT COUNT(*), COUNT(*) - COUNT(read_at) FROM notifications_outbox WHERE master_id = ?1")?
+        .prepare_cached(&format!("SELECT COUNT(*), COALESCE(SUM({IS_NEW}), 0) FROM notifications_outbox n WHERE n.master_id = ?1"))?
         .query_row([master], |r| Ok((r.get(0)?, r.get(1)?)))?;
     let items = conn
-        .prepare_cached(
-            "SELECT id, event, payload, created_at, read_at FROM notifications_outbox WHERE master_id = ?1
-             ORDER BY id DESC LIMIT ?2 OFFSET ?3",
-        )?
+        .prepare_cached(&format!(
+            "SELECT n.id, n.event, n.payload, n.created_at, n.read_at, {IS_NEW} FROM notifications_outbox n WHERE n.master_id = ?1
+             ORDER BY n.id DESC LIMIT ?2 OFFSET ?3"
+        ))?
         .query_map(params![master, per_page, (page - 1) * per_page], |r| {
             let payload: String = r.get(2)?;
             Ok(Notification {
@@ -333,6 +340,7 @@ pub fn notifications(conn: &Connection, master: MasterId, page: PageRequest) -> 
                 payload: serde_json::from_str(&payload).unwrap_or(Value::Null),
                 created_at: at(r.get(3)?),
                 read_at: r.get::<_, Option<i64>>(4)?.map(at),
+                new: r.get(5)?,
             })
         })?
         .collect::<rusqlite::Result<_>>()?;
@@ -363,17 +371,17 @@ pub struct Profile {
     pub moderation_reason: Option<String>,
     /// His shift.
     pub shift: ShiftState,
-    /// Unread notifications.
+    /// New notifications (see [`Notification::new`]).
     pub unread: i64,
 }
 
 /// The master's own account; any other id is "not found".
 pub fn profile(conn: &Connection, master: MasterId) -> Result<Profile> {
-    conn.prepare_cached(
+    conn.prepare_cached(&format!(
         "SELECT m.full_name, c.name, c.timezone, m.moderation_status, m.moderation_reason, m.shift_status, m.break_until,
-                (SELECT COUNT(*) FROM notifications_outbox n WHERE n.master_id = m.id AND n.read_at IS NULL)
-         FROM masters m LEFT JOIN cities c ON c.id = m.city_id WHERE m.id = ?1",
-    )?
+                (SELECT COUNT(*) FROM notifications_outbox n WHERE n.master_id = m.id AND {IS_NEW})
+         FROM masters m LEFT JOIN cities c ON c.id = m.city_id WHERE m.id = ?1"
+    ))?
     .query_row([master], |r| {
         Ok(Profile {
             full_name: r.get(0)?,

@@ -467,6 +467,34 @@ async fn history_with_earnings_statistics_notifications_and_support() {
     assert!(support.has("Telegram @fs_support") && support.has("https://example.org/faq"), "{}", support.html);
 }
 
+/// The bell's count of new notifications on the home screen (0 when it shows none).
+fn bell(home: &common::web::Page) -> i64 {
+    home.html.split("id=\"unread\">").nth(1).map_or(0, |rest| rest.split('<').next().unwrap().parse().unwrap())
+}
+
+#[tokio::test]
+async fn an_offer_that_lapsed_is_no_longer_new_in_the_feed() {
+    let app = WebApp::start(t0()).await;
+    let mut master = app.master(&master_phone(1)).await;
+    let before = bell(&master.get("/m").await);
+    let offer_id = offer(&app, ELECTRICS_SEARCHING, 1);
+    assert_eq!(bell(&master.get("/m").await), before + 1, "a live offer is new");
+    let item = |feed: &common::web::Page| {
+        let at = feed.html.find(&format!("#{ELECTRICS_SEARCHING}<")).expect("the offer's notice in the feed");
+        let start = feed.html[..at].rfind("<article").unwrap();
+        feed.html[start..at].to_string()
+    };
+    assert!(item(&master.get("/m/notifications").await).contains("unread"), "shown as new while it lives");
+
+    app.clock.advance(Duration::seconds(121));
+    let now = app.clock.now();
+    fieldservice::engine::tick(&app.db, now, fieldservice::engine::TickOptions { seed: 1, max_orders: 100 }).unwrap();
+    assert_eq!(scalar::<String>(&app, &format!("SELECT state FROM offers WHERE id = {offer_id}")), "EXPIRED");
+    let reoffered: i64 = scalar(&app, "SELECT COUNT(*) FROM offers WHERE master_id = 1 AND state = 'SENT'");
+    assert_eq!(bell(&master.get("/m").await), before + reoffered, "the lapsed offer no longer counts");
+    assert!(!item(&master.get("/m/notifications").await).contains("unread"), "nor is it shown as new");
+}
+
 #[tokio::test]
 async fn every_screen_speaks_english_when_chosen() {
     let app = WebApp::start(t0()).await;

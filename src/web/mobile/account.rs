@@ -278,7 +278,7 @@ async fn get_notifications(State(state): State<AppState>, who: MasterPage, Query
                 }
                 _ => None,
             };
-            FeedItem { id: n.id, title: tr.of("m.event.", &n.event), detail, at: local(n.created_at, c.tz), unread: n.read_at.is_none() }
+            FeedItem { id: n.id, title: tr.of("m.event.", &n.event), detail, at: local(n.created_at, c.tz), unread: n.new }
         })
         .collect();
     let pages = ((feed.total + feed.per_page - 1) / feed.per_page).max(1);
