@@ -1,6 +1,7 @@
-//! The master's day on a phone in a real browser (issue 11 §2–§3): a new master signs up with a wrong card
-//! number and corrects it at its step, is signed in at once; once approved and on shift, a tick offers him
-//! an order and his home screen shows it (banner and tab count) without a reload; he works the job to the
+//! The master's day on a phone in a real browser (issue 11): a new master signs up with a wrong card
+//! number and corrects it at its step, is signed in at once; once approved he turns on notifications, and
+//! on shift a tick offers him an order: the push reaches a fake push service signed and decrypts to the
+//! offer, and his home screen shows it (banner and tab count) without a reload; he works the job to the
 //! close typing "4 500", the one next action always in reach above the tabs. A second window checks the
 //! next action on the smallest phone (360×640), in English.
 
@@ -8,6 +9,7 @@ mod browser;
 mod common;
 
 use browser::{StaffSession, Viewport, Window};
+use common::push_service::{CONTACT, Device, PushService, app_with_push};
 use common::t0;
 use common::web::WebApp;
 use fieldservice::clock::Clock;
@@ -121,8 +123,9 @@ async fn sign_up(window: &Window, token: &str, district: DistrictId, files: &std
 }
 
 #[tokio::test]
-async fn a_new_master_signs_up_sees_the_offer_on_his_home_screen_and_closes_the_job_without_scrolling() {
-    let app = WebApp::start(t0()).await;
+async fn a_new_master_signs_up_turns_on_notifications_gets_the_offer_pushed_and_closes_the_job_without_scrolling() {
+    let (app, push_state) = app_with_push(t0()).await;
+    let push = PushService::start().await;
     let Some(window) = Window::open(&app, "phone", Viewport::Mobile).await else { return };
     let city = moscow(&app);
     let his = district(&app, city, HIS_DISTRICT);
@@ -136,6 +139,20 @@ async fn a_new_master_signs_up_sees_the_offer_on_his_home_screen_and_closes_the_
     let master: MasterId = app.db.read(|c| c.query_row("SELECT id FROM masters WHERE phone = ?1", [PHONE], |r| r.get(0)).map_err(Error::from)).unwrap();
     let admin = StaffSession::sign_in(&app, "admin").await;
     assert_eq!(admin.post(&format!("/api/v1/masters/{master}/approve")).await.0, reqwest::StatusCode::OK);
+
+    // Notifications on: the home screen's step; headless Chromium has no push service of its own, so the
+    // subscription its PushManager would give goes through the page's route, to the fake push service.
+    window.goto("/m").await;
+    window.wait_until("the enable step shown", "return !document.querySelector('#push-enable').hidden;", vec![]).await;
+    assert!(window.text_of("#push-enable").await.contains("Включить уведомления"));
+    window.assert_no_horizontal_scroll().await;
+    window.screenshot("home_enable_notifications").await;
+    window.tap("#push-enable-button").await;
+    window
+        .wait_until("the tap's outcome", "return ['#push-enabled', '#push-failed', '#push-denied'].some(function (id) { return !document.querySelector(id).hidden; });", vec![])
+        .await;
+    let device = Device::new(push.endpoint("phone"));
+    assert_eq!(window.subscribe_through_page(&device.json()).await, json!(204));
 
     // On shift at home: a tick offers him an order; the banner and the tab's count come without a reload.
     window.goto("/m").await;
@@ -165,6 +182,26 @@ async fn a_new_master_signs_up_sees_the_offer_on_his_home_screen_and_closes_the_
     assert!(left.starts_with("1:") || left.starts_with("2:"), "the countdown runs: {left}");
     window.assert_no_horizontal_scroll().await;
     window.screenshot("home_offer_banner").await;
+
+    // The push reached the fake push service, signed, and decrypts to the offer: category, district, time left.
+    let report = fieldservice::jobs::push_step(&push_state, app.clock.now()).await.unwrap();
+    assert!(report.delivered >= 1, "{report:?}");
+    let offer: i64 = app.db.read(|c| c.query_row("SELECT id FROM offers WHERE order_id = ?1", [order], |r| r.get(0)).map_err(Error::from)).unwrap();
+    let key: Value = reqwest::get(format!("{}/api/v1/push/key", app.base)).await.unwrap().json().await.unwrap();
+    let pushed: Vec<Value> = push
+        .received()
+        .iter()
+        .map(|request| {
+            assert_eq!(request.path, "/push/phone");
+            push.check_vapid(request, key["public_key"].as_str().unwrap(), CONTACT);
+            device.decrypt(&request.body)
+        })
+        .collect();
+    let shown = pushed.iter().find(|p| p["url"] == format!("/m/offers/{offer}")).unwrap_or_else(|| panic!("the offer was pushed: {pushed:?}"));
+    assert!(shown["title"].as_str().unwrap().contains("Бытовая техника"), "{shown}");
+    let body = shown["body"].as_str().unwrap();
+    assert!(body.contains(HIS_DISTRICT) && body.contains("2:00"), "district and time left: {body}");
+    assert!(pushed.iter().any(|p| p["event"] == "moderation_approved"), "and his approval before it: {pushed:?}");
 
     // The job: each next action is in reach above the tabs as the page loads.
     window.tap("#offer-banner a.offer").await;

@@ -8,25 +8,10 @@ mod browser;
 mod common;
 
 use browser::{Viewport, Window};
+use common::push_service::{Device, app_with_push};
 use common::t0;
-use common::web::WebApp;
-use fieldservice::config::Config;
-use fieldservice::db::{Db, Durability};
 use fieldservice::demo::{PASSWORD, master_phone};
 use serde_json::json;
-
-/// A fresh P-256 public key and a 16-byte secret, base64url, as a browser would send them.
-fn browser_keys() -> (String, String) {
-    use base64ct::{Base64UrlUnpadded, Encoding};
-    use web_push_native::p256;
-    let secret = loop {
-        if let Ok(key) = p256::SecretKey::from_slice(&rand::random::<[u8; 32]>()) {
-            break key;
-        }
-    };
-    let point = p256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(&secret.public_key(), false);
-    (Base64UrlUnpadded::encode_string(point.as_bytes()), Base64UrlUnpadded::encode_string(&rand::random::<[u8; 16]>()))
-}
 
 async fn scroll_to(window: &Window, css: &str) {
     window.execute("document.querySelector(arguments[0]).scrollIntoView({ block: 'center' }); return true;", vec![json!(css)]).await;
@@ -34,11 +19,7 @@ async fn scroll_to(window: &Window, css: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_enable_step_on_a_phone_and_the_push_section_of_the_master_card() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(&dir.path().join("fs.db"), Durability::Normal).unwrap();
-    fieldservice::demo::load(&db, t0()).unwrap();
-    let config = Config { data_dir: dir.path().to_path_buf(), push_contact: Some("mailto:ops@example.com".into()), ..Config::default() };
-    let app = WebApp::serve_with(db, t0(), dir, config).await;
+    let (app, _) = app_with_push(t0()).await;
     let Some(phone) = Window::open(&app, "push", Viewport::Mobile).await else { return };
     phone.sign_in_master(&master_phone(1), PASSWORD).await;
     phone.wait_until("the enable step shown", "return !document.querySelector('#push-enable').hidden;", vec![]).await;
@@ -65,19 +46,7 @@ async fn the_enable_step_on_a_phone_and_the_push_section_of_the_master_card() {
     phone.screenshot("en-1-enable-step").await;
 
     // A subscription through the page's own route (as m.js sends it): the step is gone on the next load.
-    let (p256dh, auth) = browser_keys();
-    let sent = phone
-        .execute(
-            "var step = document.querySelector('#push-enable');
-             var xhr = new XMLHttpRequest();
-             xhr.open('POST', '/api/v1/me/push/subscriptions', false);
-             xhr.setRequestHeader('Content-Type', 'application/json');
-             xhr.setRequestHeader('X-CSRF-Token', step.dataset.csrf);
-             xhr.send(JSON.stringify({ endpoint: 'http://127.0.0.1:9/push/browser', keys: { p256dh: arguments[0], auth: arguments[1] } }));
-             return xhr.status;",
-            vec![json!(p256dh), json!(auth)],
-        )
-        .await;
+    let sent = phone.subscribe_through_page(&Device::new("http://127.0.0.1:9/push/browser".into()).json()).await;
     assert_eq!(sent, json!(204));
     // The server now renders the step hidden; the page shows it again only on a browser that itself
     // has no subscription (this headless one has none: the injected endpoint is not its own).

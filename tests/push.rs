@@ -6,126 +6,32 @@
 
 mod common;
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
-
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use base64ct::{Base64UrlUnpadded, Encoding};
 use chrono::Duration;
+use common::push_service::{CONTACT, Device, PushService, app_with_push};
 use common::t0;
 use common::web::{Browser, WebApp, csrf_of};
 use fieldservice::app::AppState;
 use fieldservice::clock::Clock;
-use fieldservice::config::Config;
-use fieldservice::db::{Db, Durability};
 use fieldservice::demo::master_phone;
 use fieldservice::jobs;
 use fieldservice::notifications::DeliveryReport;
 use fieldservice::{offers, staff};
 use serde_json::{Value, json};
-use web_push_native::jwt_simple::algorithms::{ECDSAP256PublicKeyLike, ES256PublicKey};
-use web_push_native::jwt_simple::claims::NoCustomClaims;
-use web_push_native::jwt_simple::common::VerificationOptions;
-use web_push_native::{Auth, p256};
 
-const CONTACT: &str = "mailto:ops@example.com";
 /// Demo order 18: Москва, Центральный, ELECTRICS; fits masters 1 and 14.
 const ELECTRICS_SEARCHING: i64 = 18;
-
-/// One request the fake push service received.
-#[derive(Debug, Clone)]
-struct Received {
-    path: String,
-    headers: HeaderMap,
-    body: Vec<u8>,
-}
-
-/// The fake push service: records every request and answers each path with its queued statuses (201 once
-/// they are used up).
-#[derive(Clone, Default)]
-struct PushService {
-    received: Arc<Mutex<Vec<Received>>>,
-    answers: Arc<Mutex<HashMap<String, Vec<u16>>>>,
-}
-
-impl PushService {
-    async fn start() -> (Self, String) {
-        let service = Self::default();
-        let app = axum::Router::new().route("/push/{name}", axum::routing::post(receive)).with_state(service.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let origin = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        (service, origin)
-    }
-
-    fn answer(&self, name: &str, statuses: &[u16]) {
-        self.answers.lock().unwrap().insert(format!("/push/{name}"), statuses.to_vec());
-    }
-
-    fn received(&self) -> Vec<Received> {
-        self.received.lock().unwrap().clone()
-    }
-}
-
-async fn receive(State(service): State<PushService>, Path(name): Path<String>, headers: HeaderMap, body: axum::body::Bytes) -> StatusCode {
-    let path = format!("/push/{name}");
-    service.received.lock().unwrap().push(Received { path: path.clone(), headers, body: body.to_vec() });
-    let mut answers = service.answers.lock().unwrap();
-    let status = answers.get_mut(&path).filter(|queue| !queue.is_empty()).map(|queue| queue.remove(0)).unwrap_or(201);
-    StatusCode::from_u16(status).unwrap()
-}
-
-/// A browser's subscription: the private half stays here, to decrypt what arrives.
-struct Device {
-    endpoint: String,
-    secret: p256::SecretKey,
-    auth: Auth,
-}
-
-impl Device {
-    fn new(endpoint: String) -> Self {
-        let secret = loop {
-            if let Ok(key) = p256::SecretKey::from_slice(&rand::random::<[u8; 32]>()) {
-                break key;
-            }
-        };
-        Self { endpoint, secret, auth: *Auth::from_slice(&rand::random::<[u8; 16]>()) }
-    }
-
-    fn json(&self) -> Value {
-        let public = self.secret.public_key();
-        let point = p256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(&public, false);
-        json!({"endpoint": self.endpoint, "keys": {
-            "p256dh": Base64UrlUnpadded::encode_string(point.as_bytes()),
-            "auth": Base64UrlUnpadded::encode_string(&self.auth),
-        }})
-    }
-
-    fn decrypt(&self, body: &[u8]) -> Value {
-        let plain = web_push_native::decrypt(body.to_vec(), &self.secret, &self.auth).expect("the payload decrypts with the subscription's keys");
-        serde_json::from_slice(&plain).unwrap()
-    }
-}
 
 struct World {
     app: WebApp,
     state: AppState,
     push: PushService,
-    origin: String,
 }
 
 impl World {
     async fn start() -> Self {
-        let now = t0();
-        let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(&dir.path().join("fs.db"), Durability::Normal).unwrap();
-        fieldservice::demo::load(&db, now).unwrap();
-        let config = Config { data_dir: dir.path().to_path_buf(), push_contact: Some(CONTACT.into()), ..Config::default() };
-        let app = WebApp::serve_with(db, now, dir, config.clone()).await;
-        let state = AppState { db: app.db.clone(), clock: Arc::new(app.clock.clone()), config: Arc::new(config) };
-        let (push, origin) = PushService::start().await;
-        let world = Self { app, state, push, origin };
+        let (app, state) = app_with_push(t0()).await;
+        let push = PushService::start().await;
+        let world = Self { app, state, push };
         // The demo's own notifications go first: nobody had subscribed, so nothing is sent for them.
         while world.deliver().await != DeliveryReport::default() {}
         assert!(world.push.received().is_empty());
@@ -134,10 +40,6 @@ impl World {
 
     async fn deliver(&self) -> DeliveryReport {
         jobs::push_step(&self.state, self.app.clock.now()).await.unwrap()
-    }
-
-    fn endpoint(&self, name: &str) -> String {
-        format!("{}/push/{name}", self.origin)
     }
 
     /// Staff offer `order` to `master`; the offer's id.
@@ -184,22 +86,6 @@ fn step_tag(html: &str) -> String {
     html[at..].split('>').next().unwrap().to_string()
 }
 
-/// Checks the VAPID `Authorization` header: the JWT is signed by the server's published key, for the push
-/// service's origin, names the contact and expires within 24 hours.
-fn check_vapid(request: &Received, origin: &str, published: &str) {
-    let header = request.headers["authorization"].to_str().unwrap();
-    let rest = header.strip_prefix("vapid t=").expect("a vapid authorization");
-    let (token, key) = rest.split_once(", k=").unwrap();
-    assert_eq!(key, published, "signed with the published key");
-    let public = ES256PublicKey::from_bytes(&Base64UrlUnpadded::decode_vec(key).unwrap()).unwrap();
-    let options = VerificationOptions { allowed_audiences: Some(HashSet::from([origin.to_string()])), ..Default::default() };
-    let claims = public.verify_token::<NoCustomClaims>(token, Some(options)).expect("a valid signature for the push service's origin");
-    assert_eq!(claims.subject.as_deref(), Some(CONTACT));
-    let exp = claims.expires_at.expect("an expiry").as_secs();
-    let unix_now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    assert!(exp > unix_now && exp <= unix_now + 24 * 3600, "exp within 24 hours: {exp} vs {unix_now}");
-}
-
 #[tokio::test]
 async fn a_new_offer_reaches_every_device_signed_and_encrypted_and_a_gone_one_is_forgotten() {
     let w = World::start().await;
@@ -211,8 +97,8 @@ async fn a_new_offer_reaches_every_device_signed_and_encrypted_and_a_gone_one_is
     let home = master.get("/m").await;
     assert!(home.has(&format!("data-vapid-key=\"{published}\"")) && home.has("Включить уведомления"), "the enable step: {}", home.html);
     assert!(!step_tag(&home.html).contains("hidden"), "shown until he subscribes");
-    let phone = Device::new(w.endpoint("phone"));
-    let tablet = Device::new(w.endpoint("tablet"));
+    let phone = Device::new(w.push.endpoint("phone"));
+    let tablet = Device::new(w.push.endpoint("tablet"));
     subscribe(&mut master, &phone).await;
     subscribe(&mut master, &phone).await; // every page load sends it again: still one
     subscribe(&mut master, &tablet).await;
@@ -230,7 +116,7 @@ async fn a_new_offer_reaches_every_device_signed_and_encrypted_and_a_gone_one_is
     let received = w.push.received();
     assert_eq!(received.len(), 2, "one request per device");
     let to_phone = received.iter().find(|r| r.path == "/push/phone").unwrap();
-    check_vapid(to_phone, &w.origin, &published);
+    w.push.check_vapid(to_phone, &published, CONTACT);
     assert_eq!(to_phone.headers["ttl"], "105", "TTL is what is left of the offer's 120 seconds");
     assert_eq!(to_phone.headers["urgency"], "high");
     assert_eq!(to_phone.headers["content-encoding"], "aes128gcm");
@@ -272,7 +158,7 @@ async fn a_new_offer_reaches_every_device_signed_and_encrypted_and_a_gone_one_is
 async fn a_failing_push_service_is_asked_again_after_the_back_off_and_staff_see_the_error() {
     let w = World::start().await;
     let mut master = w.app.master(&master_phone(14)).await;
-    let phone = Device::new(w.endpoint("flaky"));
+    let phone = Device::new(w.push.endpoint("flaky"));
     subscribe(&mut master, &phone).await;
     w.push.answer("flaky", &[503]);
 
@@ -302,7 +188,7 @@ async fn a_failing_push_service_is_asked_again_after_the_back_off_and_staff_see_
     assert_eq!(second.headers["ttl"], "90", "a retried offer carries only what is left of it");
     let status: Value = serde_json::from_str(&admin.get("/api/v1/masters/14/push").await.html).unwrap();
     assert_eq!(status["reachable"], true);
-    assert!(admin.get("/masters/14").await.has("Работает"));
+    assert!(admin.get("/masters/14").await.has("Подписан на уведомления"));
 
     // A push service that cannot be reached at all is a failure like a 5xx.
     let mut other = w.app.master(&master_phone(1)).await;
@@ -318,7 +204,7 @@ async fn subscriptions_are_refused_while_push_is_off_and_for_what_is_not_a_subsc
     let mut master = w.app.master(&master_phone(1)).await;
     let mut bad = Device::new("http://10.1.2.3/push/x".into()).json();
     assert_eq!(api(&mut master, reqwest::Method::POST, "/api/v1/me/push/subscriptions", &bad).await, 422, "plain HTTP off this machine");
-    bad["endpoint"] = json!(w.endpoint("x"));
+    bad["endpoint"] = json!(w.push.endpoint("x"));
     bad["keys"]["p256dh"] = json!("AAAA");
     assert_eq!(api(&mut master, reqwest::Method::POST, "/api/v1/me/push/subscriptions", &bad).await, 422, "not a key");
     assert_eq!(w.scalar::<i64>("SELECT COUNT(*) FROM push_subscriptions"), 0);
@@ -330,6 +216,6 @@ async fn subscriptions_are_refused_while_push_is_off_and_for_what_is_not_a_subsc
     let key: Value = reqwest::get(format!("{}/api/v1/push/key", off.base)).await.unwrap().json().await.unwrap();
     assert_eq!(key, json!({"enabled": false, "public_key": null}));
     let mut master = off.master(&master_phone(1)).await;
-    let device = Device::new(w.endpoint("y"));
+    let device = Device::new(w.push.endpoint("y"));
     assert_eq!(api(&mut master, reqwest::Method::POST, "/api/v1/me/push/subscriptions", &device.json()).await, 409, "push is off");
 }

@@ -470,4 +470,20 @@ impl Window {
         self.click("#sign-in").await;
         self.wait_for("#logout").await;
     }
+
+    /// Sends `subscription` (as `PushSubscription.toJSON()` gives it) through the home screen's own route, as
+    /// its script does after the browser's push service answers; headless Chromium has no push service, so
+    /// the tests stand in for it. The HTTP status.
+    pub async fn subscribe_through_page(&self, subscription: &Value) -> Value {
+        self.execute(
+            "var xhr = new XMLHttpRequest();
+             xhr.open('POST', '/api/v1/me/push/subscriptions', false);
+             xhr.setRequestHeader('Content-Type', 'application/json');
+             xhr.setRequestHeader('X-CSRF-Token', document.querySelector('#push-enable').dataset.csrf);
+             xhr.send(JSON.stringify(arguments[0]));
+             return xhr.status;",
+            vec![subscription.clone()],
+        )
+        .await
+    }
 }

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod contract;
 pub mod dump;
+pub mod push_service;
 pub mod samples;
 pub mod web;
 
