@@ -113,9 +113,14 @@ async fn sign_up(window: &Window, token: &str, district: DistrictId, files: &std
 
     window.wait_for("#step-8.current").await;
     assert_eq!(window.execute("return document.getElementById('manual-coords').open;", vec![]).await, json!(false), "typing coordinates is behind its toggle");
+    // "Use my location": the browser's position (stubbed: headless Chromium has no location) fills the field.
+    window
+        .execute("navigator.geolocation.getCurrentPosition = function (found) { found({ coords: { latitude: 56.0, longitude: 37.2 } }); }; return true;", vec![])
+        .await;
+    window.tap("#locate").await;
+    window.wait_until("the position filled in", "return !document.getElementById('located').hidden;", vec![]).await;
+    assert_eq!(window.execute("return document.getElementById('home_location').value;", vec![]).await, json!("56.00000, 37.20000"));
     window.screenshot("signup_home_point").await;
-    window.tap("#manual-coords summary").await;
-    window.fill("#home_location", "56.0, 37.2").await;
     window.tap("#next").await;
     window.wait_for("#step-9.current").await;
     window.tap("#signup-submit").await;
@@ -136,7 +141,11 @@ async fn a_new_master_signs_up_turns_on_notifications_gets_the_offer_pushed_and_
     sign_up(&window, &invite.token, his, files.path()).await;
     assert!(window.text_of("#flash").await.contains("Вы вошли"), "signed in at once");
     window.screenshot("signed_up_pending").await;
-    let master: MasterId = app.db.read(|c| c.query_row("SELECT id FROM masters WHERE phone = ?1", [PHONE], |r| r.get(0)).map_err(Error::from)).unwrap();
+    let (master, home): (MasterId, (f64, f64)) = app
+        .db
+        .read(|c| c.query_row("SELECT id, home_lat, home_lon FROM masters WHERE phone = ?1", [PHONE], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?)))).map_err(Error::from))
+        .unwrap();
+    assert_eq!(home, (56.0, 37.2), "the home point his phone found");
     let admin = StaffSession::sign_in(&app, "admin").await;
     assert_eq!(admin.post(&format!("/api/v1/masters/{master}/approve")).await.0, reqwest::StatusCode::OK);
 
