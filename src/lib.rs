@@ -37,6 +37,7 @@ pub mod phone;
 pub mod process;
 pub mod push;
 pub mod queue;
+pub mod reports;
 pub mod reference;
 pub mod server;
 pub mod settings;
