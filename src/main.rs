@@ -110,7 +110,7 @@ fn run(command: Command, config: Config) -> Result<ExitCode, String> {
         }
         Command::Demo => {
             let db = open(&config)?;
-            let summary = demo::load(&db, Utc::now()).map_err(|e| e.to_string())?;
+            let summary = demo::load_with_history(&db, Utc::now()).map_err(|e| e.to_string())?;
             println!("{}", serde_json::to_string_pretty(&summary).expect("a summary serialises"));
             print_logins(&config);
             Ok(ExitCode::SUCCESS)
@@ -173,7 +173,7 @@ fn serve(mut config: Config, with_demo: bool) -> Result<ExitCode, String> {
         config.push_contact.get_or_insert_with(|| DEMO_PUSH_CONTACT.to_string());
         let empty = db.read(|c| demo::is_empty(c).map_err(fieldservice::db::DbError::from)).map_err(|e| e.to_string())?;
         if empty {
-            demo::load(&db, Utc::now()).map_err(|e| e.to_string())?;
+            demo::load_with_history(&db, Utc::now()).map_err(|e| e.to_string())?;
             println!("Demo dataset loaded into {}", config.database.display());
         } else {
             println!("{} already has data; serving it as it is", config.database.display());

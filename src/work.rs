@@ -142,12 +142,20 @@ pub fn close(conn: &Connection, now: DateTime<Utc>, master: MasterId, id: OrderI
          VALUES ('ORDER', ?1, ?2, ?3, ?4, ?5, ?6, 'act', ?7, ?8)",
         params![id, file_type, act.storage_key, act.file_name, act.mime_type, act.size, master, ms(now)],
     )?;
+    record_close(conn, now, &order, master, total, note.as_deref(), extras.photos.len())
+}
+
+/// What closing `order` writes once its act is stored: a normal order goes to PAYMENT with its total and a
+/// commission, a guarantee visit straight to CLOSED; the master's note and the event. The demo's history
+/// closes its orders through here too (it keeps no files).
+pub fn record_close(conn: &Connection, now: DateTime<Utc>, order: &Order, master: MasterId, total: i64, note: Option<&str>, photos: usize) -> Result<Closed> {
+    let id = order.id;
     let (to, reason) = if order.is_guarantee() {
         (OrderStatus::Closed, "guarantee_completed")
     } else {
         (OrderStatus::Payment, "master_uploaded_act")
     };
-    orders::transition(conn, now, &order, to, reason, Actor::Master(master), &json!({"master_id": master, "total_sum_kop": total}))?;
+    orders::transition(conn, now, order, to, reason, Actor::Master(master), &json!({"master_id": master, "total_sum_kop": total}))?;
     conn.execute(
         "UPDATE orders SET total_sum_kop = ?2, closed_at = CASE WHEN ?3 THEN ?4 ELSE closed_at END WHERE id = ?1",
         params![id, total, to == OrderStatus::Closed, ms(now)],
@@ -160,7 +168,7 @@ pub fn close(conn: &Connection, now: DateTime<Utc>, master: MasterId, id: OrderI
         )?;
     }
     let commission_id = commissions::create(conn, now, id)?;
-    let details = json!({"master_id": master, "to": to, "total_sum_kop": total, "commission_id": commission_id, "note": note, "photos": extras.photos.len()});
+    let details = json!({"master_id": master, "to": to, "total_sum_kop": total, "commission_id": commission_id, "note": note, "photos": photos});
     events::record(conn, now, Some(id), "master", "closed", details)?;
     Ok(Closed { status: to, commission_id })
 }

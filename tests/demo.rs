@@ -154,3 +154,43 @@ fn demo_by_day_is_distributable_too() {
     // 13:00 in Moscow.
     load_and_tick(Utc.with_ymd_and_hms(2026, 3, 10, 10, 0, 0).unwrap());
 }
+
+/// The demo's past (`demo::load_with_history`): a few hundred orders over thirty days, played through the real
+/// engine, with offers answered, declined and lapsed, escalations, closes and paid commissions — and today's
+/// demo exactly as without it (the same orders in the same states, the masters' shifts as they were).
+#[test]
+fn the_history_fills_thirty_days_through_the_engine_and_leaves_today_as_it_was() {
+    let now = Utc.with_ymd_and_hms(2026, 3, 10, 9, 0, 0).unwrap();
+    let (_plain_dir, plain) = open();
+    let plain_summary = demo::load(&plain, now).unwrap();
+    let (_dir, db) = open();
+    let summary = demo::load_with_history(&db, now).unwrap();
+    assert_eq!(problems(&db), Vec::<String>::new());
+    let history = summary.history.clone().unwrap();
+    println!("{history:?}");
+    assert!((200..=400).contains(&history.orders), "{history:?}");
+    assert!(history.closed > history.orders / 2 && history.canceled > 0 && history.escalated > 0, "{history:?}");
+
+    let last: i64 = read(&plain, |c| c.query_row("SELECT MAX(id) FROM orders", [], |r| r.get(0)));
+    let today = format!("SELECT id, status, assigned_master_id FROM orders WHERE id <= {last} ORDER BY id");
+    let rows = |db: &Db| read(db, |c| c.prepare(&today)?.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<i64>>(2)?)))?.collect::<rusqlite::Result<Vec<_>>>());
+    assert_eq!(rows(&db), rows(&plain), "today's orders untouched");
+    let shifts = "SELECT id, shift_status, break_until FROM masters ORDER BY id";
+    let shift_rows = |db: &Db| read(db, |c| c.prepare(shifts)?.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<i64>>(2)?)))?.collect::<rusqlite::Result<Vec<_>>>());
+    assert_eq!(shift_rows(&db), shift_rows(&plain), "the masters' shifts as the demo has them");
+    assert_eq!(summary.orders, plain_summary.orders, "the summary counts today's orders");
+
+    let scalar = |sql: &str| read(&db, |c| c.query_row(sql, [], |r| r.get::<_, i64>(0)));
+    let thirty_days_ago = fieldservice::db::ms(now - chrono::Duration::days(30));
+    assert_eq!(scalar(&format!("SELECT COUNT(*) FROM orders WHERE id > {last} AND created_at < {thirty_days_ago}")), 0, "within the thirty days");
+    for state in ["ACCEPTED", "DECLINED", "EXPIRED"] {
+        assert!(scalar(&format!("SELECT COUNT(*) FROM offers o JOIN orders d ON d.id = o.order_id WHERE d.id > {last} AND o.state = '{state}'")) > 10, "{state} offers");
+    }
+    assert_eq!(scalar(&format!("SELECT COUNT(*) FROM orders WHERE id > {last} AND status = 'CLOSED'")) as usize, history.closed, "closed: paid, or a guarantee visit");
+    assert!(scalar(&format!("SELECT COUNT(*) FROM commissions c JOIN orders d ON d.id = c.order_id WHERE d.id > {last} AND c.status = 'APPROVED'")) as usize > history.closed * 9 / 10);
+    assert!(scalar(&format!("SELECT COUNT(*) FROM orders WHERE id > {last} AND type = 'GUARANTEE'")) > 0, "guarantee revisits");
+    assert!(scalar("SELECT COUNT(*) FROM referral_rewards") > 1, "the referral chain earned along the way");
+    assert_eq!(scalar(&format!("SELECT COUNT(*) FROM commissions WHERE status IN ('WAIT_PAY', 'REPORTED', 'OVERDUE') AND order_id > {last}")), 0, "nothing of the past is still owed");
+    let two_days_ago = fieldservice::db::ms(now - chrono::Duration::days(2));
+    assert_eq!(scalar(&format!("SELECT COUNT(*) FROM notifications_outbox WHERE read_at IS NULL AND created_at < {two_days_ago}")), 0, "no unread notice from weeks ago");
+}

@@ -205,7 +205,7 @@ fn tend_waiting(conn: &Connection, now: DateTime<Utc>, settings: &Settings, repo
     let sql = format!(
         "SELECT {ORDER_COLUMNS} FROM orders o
          WHERE o.assigned_master_id IS NULL AND o.status IN ('SEARCHING', 'GUARANTEE', 'DEFERRED')
-           AND o.dist_escalated_logist_at IS NOT NULL
+           AND o.dist_escalated_logist_at IS NOT NULL AND o.created_at <= ?1
            AND (o.dist_escalated_admin_at IS NULL AND o.dist_escalated_logist_at <= ?2
                 OR EXISTS (SELECT 1 FROM offers f WHERE f.order_id = o.id AND f.state IN ('SENT', 'VIEWED') AND f.expires_at > ?1))"
     );
@@ -240,11 +240,13 @@ fn wake_due(conn: &Connection, now: DateTime<Utc>, report: &mut TickReport) -> R
 /// Orders a decision can move, in priority order (distribution.md §5.4): admin-escalated, guarantee,
 /// overdue slot, logist-escalated, oldest first. Left out are orders with a live offer and escalated
 /// orders that can only wait for people (no district, or offers already lapsed in this cycle); their
-/// escalation is tended by `tend_waiting`. DEFERRED orders with a staff offer wait for its answer.
+/// escalation is tended by `tend_waiting`. DEFERRED orders with a staff offer wait for its answer. An order
+/// created after `now` does not exist yet for a tick at `now` (a tick run for a past moment, as the demo's
+/// history does, must not touch today's orders).
 fn fetch(conn: &Connection, now: DateTime<Utc>, limit: usize) -> Result<Vec<OrderId>> {
     let mut stmt = conn.prepare_cached(
         "SELECT o.id FROM orders o
-         WHERE o.assigned_master_id IS NULL AND o.status IN ('SEARCHING', 'GUARANTEE')
+         WHERE o.assigned_master_id IS NULL AND o.status IN ('SEARCHING', 'GUARANTEE') AND o.created_at <= ?1
            AND NOT EXISTS (SELECT 1 FROM offers f WHERE f.order_id = o.id AND f.state IN ('SENT', 'VIEWED') AND f.expires_at > ?1)
            AND NOT (o.dist_escalated_logist_at IS NOT NULL
                     AND (o.no_district = 1

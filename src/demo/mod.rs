@@ -5,6 +5,10 @@
 //! Everything is written in one transaction and only into an empty database. The SEARCHING orders are
 //! inserted directly (not through `orders::create`, which would defer them at night) and always have an
 //! on-shift master who fits, so the first scheduler tick sends offers whatever the hour.
+//!
+//! [`history`] then adds thirty days of past orders played through the real engine, for the reports.
+
+pub mod history;
 
 use std::collections::HashMap;
 
@@ -47,6 +51,8 @@ pub struct DemoSummary {
     pub streets: usize,
     /// Orders per status, in the order of [`OrderStatus::ALL`]; statuses without orders are left out.
     pub orders: Vec<StatusCount>,
+    /// The past thirty days, when loaded with them ([`load_with_history`]).
+    pub history: Option<history::HistorySummary>,
 }
 
 impl DemoSummary {
@@ -107,6 +113,17 @@ pub fn load(db: &Db, now: DateTime<Utc>) -> Result<DemoSummary> {
     db.write(|tx| load_into(tx, now, &hash))
 }
 
+/// Loads the demo data set at `now` and then its past thirty days ([`history`]): what `fieldservice demo` and
+/// `serve --demo` give a new user, so that the reports have something to show.
+pub fn load_with_history(db: &Db, now: DateTime<Utc>) -> Result<DemoSummary> {
+    let mut summary = load(db, now)?;
+    summary.history = Some(history::load(db, now, HISTORY_SEED)?);
+    Ok(summary)
+}
+
+/// The seed of the history's randomness: every demo has the same past.
+const HISTORY_SEED: u64 = 2026;
+
 /// Loads the demo data set inside the caller's transaction, every account with `password_hash`.
 pub fn load_into(conn: &Connection, now: DateTime<Utc>, password_hash: &str) -> Result<DemoSummary> {
     if !is_empty(conn)? {
@@ -127,7 +144,7 @@ pub fn load_into(conn: &Connection, now: DateTime<Utc>, password_hash: &str) -> 
         .iter()
         .filter_map(|s| counts.get(s).map(|&count| StatusCount { status: *s, count }))
         .collect();
-    Ok(DemoSummary { password: PASSWORD, staff, masters, districts, streets, orders })
+    Ok(DemoSummary { password: PASSWORD, staff, masters, districts, streets, orders, history: None })
 }
 
 /// The demo's referral chain (product.md §3.8): master 1 invited master 2, who invited master 7, who
@@ -171,7 +188,7 @@ fn demo_requisites() -> Requisites {
 /// The demo's SBP QR image (a real QR code of a made-up SBP link), kept in the binary rather than the
 /// data directory, which the loader does not know; [`file`] serves it by this key.
 const SBP_QR_KEY: &str = "00000000000000000000000000de0001";
-const SBP_QR_PNG: &[u8] = include_bytes!("../demo/sbp_qr.png");
+const SBP_QR_PNG: &[u8] = include_bytes!("../../demo/sbp_qr.png");
 
 /// The bytes of a demo file kept in the binary, by its storage key.
 pub fn file(key: &str) -> Option<&'static [u8]> {
@@ -972,12 +989,7 @@ impl<'c> Demo<'c> {
             Step::EnRoute => work::en_route(conn, at, assigned(&order)?, id)?,
             Step::Working => work::on_site(conn, at, assigned(&order)?, id)?,
             Step::Act(total) => {
-                let master = assigned(&order)?;
-                let context = json!({"master_id": master, "total_sum_kop": total});
-                orders::transition(conn, at, &order, OrderStatus::Payment, "master_uploaded_act", Actor::Master(master), &context)?;
-                conn.execute("UPDATE orders SET total_sum_kop = ?2 WHERE id = ?1", params![id, total])?;
-                let commission = commissions::create(conn, at, id)?;
-                events::record(conn, at, Some(id), "master", "closed", json!({"master_id": master, "to": OrderStatus::Payment, "total_sum_kop": total, "commission_id": commission}))?;
+                work::record_close(conn, at, &order, assigned(&order)?, total, None, 0)?;
             }
             Step::Approve(who) => {
                 let (commission, created): (i64, i64) =
