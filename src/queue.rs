@@ -624,3 +624,49 @@ mod tests {
         assert_eq!(local_midnight(chrono_tz::Asia::Vladivostok, date), Utc.with_ymd_and_hms(2026, 3, 9, 14, 0, 0).unwrap());
     }
 }
+
+/// How many finished orders the master card lists.
+pub const RECENT_ORDERS: i64 = 10;
+
+/// A finished order of a master.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct FinishedOrder {
+    /// The order, as the queue shows it.
+    #[serde(flatten)]
+    pub order: QueueRow,
+    /// When it was closed, or cancelled.
+    pub finished_at: DateTime<Utc>,
+}
+
+/// A master's orders as his card shows them (issue 12).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct MasterOrders {
+    /// His active orders (ASSIGNED, EN_ROUTE, WORKING, PAYMENT), the visit soonest first.
+    pub active: Vec<QueueRow>,
+    /// His last 10 closed or cancelled orders, the latest first.
+    pub recent: Vec<FinishedOrder>,
+}
+
+/// The orders of a master the staff member sees, within the staff member's cities.
+pub fn of_master(conn: &Connection, staff: &Staff, master: MasterId) -> Result<MasterOrders> {
+    crate::moderation::ensure_visible(conn, staff, master)?;
+    let cities = scope(staff);
+    let active_sql = format!(
+        "{ROW_SELECT} WHERE o.assigned_master_id = ?1 AND o.status IN ('ASSIGNED', 'EN_ROUTE', 'WORKING', 'PAYMENT')
+           AND (?2 IS NULL OR o.city_id IN (SELECT value FROM json_each(?2)))
+         ORDER BY o.timeslot_start IS NULL, o.timeslot_start, o.id"
+    );
+    let active = conn.prepare_cached(&active_sql)?.query_map(rusqlite::params![master, cities], queue_row)?.collect::<rusqlite::Result<_>>()?;
+    // The finished time is one more column after the queue row's.
+    let select = ROW_SELECT.replacen("\n    FROM orders o", ", COALESCE(o.closed_at, o.updated_at)\n    FROM orders o", 1);
+    let recent_sql = format!(
+        "{select} WHERE o.assigned_master_id = ?1 AND o.status IN ('CLOSED', 'CANCELED')
+           AND (?2 IS NULL OR o.city_id IN (SELECT value FROM json_each(?2)))
+         ORDER BY COALESCE(o.closed_at, o.updated_at) DESC, o.id DESC LIMIT ?3"
+    );
+    let recent = conn
+        .prepare_cached(&recent_sql)?
+        .query_map(rusqlite::params![master, cities, RECENT_ORDERS], |r| Ok(FinishedOrder { order: queue_row(r)?, finished_at: at(r.get(18)?) }))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(MasterOrders { active, recent })
+}
