@@ -474,7 +474,8 @@ fn list(conn: &rusqlite::Connection, staff: &crate::staff::Staff, now: DateTime<
                     let zone = &closed.order.timezone;
                     let when = match (closed.warranty_until, closed.closed_at) {
                         (Some(until), _) => tr.t("lists.warranty_days").replace("{days}", &(until - now).num_days().max(0).to_string()),
-                        (None, Some(at)) => tr.t("lists.closed_at").replace("{at}", &local_time(at, zone, "%d.%m %H:%M")),
+                        // The header says "Closed (zone)": the row gives the time only.
+                        (None, Some(at)) => local_time(at, zone, "%d.%m %H:%M"),
                         (None, None) => tr.t("web.none"),
                     };
                     Row { amount: format!("{} ₽", rubles(closed.amount_kop)), ..row(tr, &closed.order, when) }
