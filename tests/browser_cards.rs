@@ -80,3 +80,23 @@ async fn the_lists_the_order_card_and_the_master_card_at_1280() {
         window.assert_no_horizontal_scroll().await;
     }
 }
+
+/// The master reads the note for him on his job card on a cheap phone; the staff's internal note is not there.
+#[tokio::test]
+async fn the_master_reads_the_note_for_him_on_his_phone() {
+    let app = WebApp::start(t0()).await;
+    let Some(window) = Window::open(&app, "cards_phone", Viewport::SmallPhone).await else { return };
+    browser::tick(&app);
+    let (id, master) = assigned_order(&app);
+    let phone: String = app.db.read(|c| c.query_row("SELECT phone FROM masters WHERE id = ?1", [master], |r| r.get(0)).map_err(Error::from)).unwrap();
+    window.sign_in_master(&phone, fieldservice::demo::PASSWORD).await;
+    for lang in ["ru", "en"] {
+        window.goto(&format!("/lang/{lang}?back=%2Fm%2Forders%2F{id}")).await;
+        window.wait_for("#master-note").await;
+        window.execute("document.getElementById('master-note').scrollIntoView({block: 'center'}); return true;", vec![]).await;
+        window.screenshot(&format!("job_note_{lang}")).await;
+        window.assert_no_horizontal_scroll().await;
+        let text = window.text_of("main").await;
+        assert!(text.contains("Домофон не работает") && !text.contains("не звонить до 9 утра"), "{text}");
+    }
+}
