@@ -15,10 +15,10 @@ fn assigned_order(app: &WebApp) -> (i64, i64) {
     app.db
         .write(|tx| -> Result<(i64, i64), Error> {
             let moscow = "(SELECT id FROM cities WHERE name = 'Москва')";
-            let (id, master): (i64, i64) = tx.query_row(
-                &format!("SELECT id, assigned_master_id FROM orders WHERE status = 'ASSIGNED' AND city_id = {moscow} ORDER BY id LIMIT 1"),
+            let id: i64 = tx.query_row(
+                &format!("SELECT id FROM orders WHERE status = 'ASSIGNED' AND city_id = {moscow} ORDER BY id LIMIT 1"),
                 [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| r.get(0),
             )?;
             tx.execute("UPDATE orders SET master_note = 'Домофон не работает: позвонить клиенту за 10 минут, подъезд со двора.' WHERE id = ?1", [id])?;
             tx.execute(
