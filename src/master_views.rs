@@ -41,6 +41,8 @@ pub struct OfferCard {
     pub category: Category,
     /// What is wrong.
     pub description: String,
+    /// Staff's note for the master (never their internal notes).
+    pub master_note: Option<String>,
     /// NORMAL or GUARANTEE.
     pub order_type: OrderType,
     /// Visit window start.
@@ -53,7 +55,8 @@ fn offer_card(conn: &Connection, offer: &Offer) -> Result<OfferCard> {
     let time = |v: Option<i64>| v.map(at);
     Ok(conn
         .prepare_cached(
-            "SELECT c.name, c.timezone, d.name, s.name, o.house, o.category, o.description, o.type, o.timeslot_start, o.timeslot_end
+            "SELECT c.name, c.timezone, d.name, s.name, o.house, o.category, o.description, o.type, o.timeslot_start, o.timeslot_end,
+                    o.master_note
              FROM orders o JOIN cities c ON c.id = o.city_id LEFT JOIN districts d ON d.id = o.district_id
                   LEFT JOIN streets s ON s.id = o.street_id
              WHERE o.id = ?1",
@@ -75,6 +78,7 @@ fn offer_card(conn: &Connection, offer: &Offer) -> Result<OfferCard> {
                 order_type: r.get(7)?,
                 timeslot_start: time(r.get(8)?),
                 timeslot_end: time(r.get(9)?),
+                master_note: r.get(10)?,
             })
         })?)
 }
@@ -121,6 +125,8 @@ pub struct MyOrder {
     pub category: Category,
     /// What is wrong.
     pub description: String,
+    /// Staff's note for the master (never their internal notes).
+    pub master_note: Option<String>,
     /// Visit window start.
     pub timeslot_start: Option<DateTime<Utc>>,
     /// Visit window end.
@@ -139,7 +145,8 @@ pub struct MyOrder {
 
 const MY_ORDER_SELECT: &str = "SELECT o.id, o.status, o.type, c.name, c.timezone, d.name, s.name, o.house, o.apartment,
         o.address_comment, o.client_name, o.client_phone, o.category, o.description, o.timeslot_start, o.timeslot_end,
-        o.total_sum_kop, o.cancel_reason, o.updated_at, o.company_payment_kop, COALESCE(cm.paid_amount_kop, cm.amount_kop, 0)
+        o.total_sum_kop, o.cancel_reason, o.updated_at, o.company_payment_kop, COALESCE(cm.paid_amount_kop, cm.amount_kop, 0),
+        o.master_note
     FROM orders o JOIN cities c ON c.id = o.city_id LEFT JOIN districts d ON d.id = o.district_id
          LEFT JOIN streets s ON s.id = o.street_id LEFT JOIN commissions cm ON cm.order_id = o.id";
 
@@ -166,6 +173,7 @@ fn my_order_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MyOrder> {
         cancel_reason: r.get(17)?,
         updated_at: at(r.get(18)?),
         earnings: Earnings::of(r.get(16)?, r.get(20)?, r.get(19)?),
+        master_note: r.get(21)?,
         attachments: Vec::new(),
     })
 }

@@ -63,6 +63,11 @@ fn subject(conn: &Connection, staff: &Staff, id: MasterId) -> Result<Subject> {
     }
 }
 
+/// Refuses, as "not found", a master outside the staff member's cities.
+pub fn ensure_visible(conn: &Connection, staff: &Staff, id: MasterId) -> Result<()> {
+    subject(conn, staff, id).map(|_| ())
+}
+
 /// A master a moderator may change: role first (403), then scope (404), then not deleted (409).
 fn for_action(conn: &Connection, staff: &Staff, id: MasterId) -> Result<Subject> {
     staff.require(&MODERATORS)?;

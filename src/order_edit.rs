@@ -39,6 +39,8 @@ pub struct OrderEdit {
     pub address_comment: Option<String>,
     /// What is wrong, 10–500 characters.
     pub description: Option<String>,
+    /// The note for the master, up to 1000 characters; empty clears it. Changes with the description.
+    pub master_note: Option<String>,
     /// Kind of work (before assignment only).
     pub category: Option<Category>,
     /// District of the order's city (before assignment only).
@@ -103,6 +105,7 @@ impl OrderEdit {
         add(self.apartment.is_some(), "apartment", Part::Address);
         add(self.address_comment.is_some(), "address_comment", Part::Address);
         add(self.description.is_some(), "description", Part::Description);
+        add(self.master_note.is_some(), "master_note", Part::Description);
         add(self.category.is_some(), "category", Part::Matching);
         add(self.district_id.is_some() || self.no_district, "district_id", Part::Matching);
         add(self.slot.is_some() || self.timeslot.is_some(), "slot", Part::Slot);
@@ -121,6 +124,7 @@ struct Fields {
     apartment: Option<String>,
     address_comment: Option<String>,
     description: String,
+    master_note: Option<String>,
     category: Category,
     district_id: Option<DistrictId>,
     no_district: bool,
@@ -130,7 +134,7 @@ struct Fields {
 fn fields(conn: &Connection, id: OrderId) -> rusqlite::Result<Fields> {
     conn.prepare_cached(
         "SELECT client_name, client_phone, street_id, house, apartment, address_comment, description, category,
-                district_id, no_district, timeslot_start, timeslot_end
+                district_id, no_district, timeslot_start, timeslot_end, master_note
          FROM orders WHERE id = ?1",
     )?
     .query_row([id], |r| {
@@ -147,6 +151,7 @@ fn fields(conn: &Connection, id: OrderId) -> rusqlite::Result<Fields> {
             district_id: r.get(8)?,
             no_district: r.get(9)?,
             timeslot: start.zip(end).map(|(s, e)| Slot { start: at(s), end: at(e) }),
+            master_note: r.get(12)?,
         })
     })
 }
@@ -155,7 +160,7 @@ fn fields(conn: &Connection, id: OrderId) -> rusqlite::Result<Fields> {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Change {
     /// `client_name`, `client_phone`, `street`, `house`, `apartment`, `address_comment`, `description`,
-    /// `category`, `district`, `slot` or `files`.
+    /// `master_note`, `category`, `district`, `slot` or `files`.
     pub field: String,
     /// The value before: text, a category code, a district or street name, a visit window, file names.
     #[schema(value_type = Object)]
@@ -234,6 +239,7 @@ pub fn edit(conn: &Connection, now: DateTime<Utc>, staff: &Staff, id: OrderId, e
         client_phone: edit.client_phone.clone().unwrap_or_else(|| old.client_phone.clone()),
         category: Some(edit.category.unwrap_or(old.category)),
         description: edit.description.clone(),
+        master_note: edit.master_note.clone(),
         timeslot: edit.timeslot,
         slot: edit.slot.clone(),
         confirm_late: edit.confirm_late,
@@ -265,6 +271,9 @@ pub fn edit(conn: &Connection, now: DateTime<Utc>, staff: &Staff, id: OrderId, e
     if edit.description.is_some() {
         new.description = checked.description;
     }
+    if edit.master_note.is_some() {
+        new.master_note = checked.master_note;
+    }
     new.category = checked.category;
     if sent_field("district_id") {
         new.district_id = checked.district_id;
@@ -287,6 +296,7 @@ pub fn edit(conn: &Connection, now: DateTime<Utc>, staff: &Staff, id: OrderId, e
     change("apartment", json!(old.apartment), json!(new.apartment));
     change("address_comment", json!(old.address_comment), json!(new.address_comment));
     change("description", json!(old.description), json!(new.description));
+    change("master_note", json!(old.master_note), json!(new.master_note));
     change("category", json!(old.category), json!(new.category));
     change("district", name_of(conn, "districts", old.district_id)?, name_of(conn, "districts", new.district_id)?);
     change("slot", slot_value(old.timeslot), slot_value(new.timeslot));
@@ -312,7 +322,8 @@ pub fn edit(conn: &Connection, now: DateTime<Utc>, staff: &Staff, id: OrderId, e
         .prepare_cached(
             "UPDATE orders SET client_name = ?3, client_phone = ?4, street_id = ?5, house = ?6, apartment = ?7,
                  address_comment = ?8, description = ?9, category = ?10, district_id = ?11, no_district = ?12,
-                 timeslot_start = ?13, timeslot_end = ?14, deferred_until = ?15, version = version + 1, updated_at = ?16
+                 timeslot_start = ?13, timeslot_end = ?14, deferred_until = ?15, version = version + 1, updated_at = ?16,
+                 master_note = ?17
              WHERE id = ?1 AND version = ?2",
         )?
         .execute(params![
@@ -331,7 +342,8 @@ pub fn edit(conn: &Connection, now: DateTime<Utc>, staff: &Staff, id: OrderId, e
             slot_start,
             slot_end,
             deferred_until,
-            ms(now)
+            ms(now),
+            new.master_note
         ])?;
     if written == 0 {
         return Err(Error::Conflict);

@@ -240,6 +240,9 @@ pub fn wake(conn: &Connection, now: DateTime<Utc>, order: &Order, reason: &str, 
     Ok(to)
 }
 
+/// The longest note for the master.
+pub const MAX_MASTER_NOTE_CHARS: usize = 1000;
+
 /// Input for a new order, as typed by staff (validated by [`create`]).
 #[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
 pub struct NewOrder {
@@ -270,6 +273,9 @@ pub struct NewOrder {
     pub category: Option<Category>,
     /// What is wrong, 10–500 characters.
     pub description: Option<String>,
+    /// A note for the master, up to 1000 characters: the offered and the assigned master see it on the
+    /// offer and the job (unlike the internal notes, which masters never see).
+    pub master_note: Option<String>,
     /// Visit window.
     pub timeslot: Option<Slot>,
     /// Staff accepted "too late for ASAP, tomorrow morning": the order waits, DEFERRED.
@@ -328,6 +334,8 @@ pub struct Checked {
     pub client_phone: String,
     pub category: Category,
     pub description: String,
+    /// The note for the master, trimmed; none when empty.
+    pub master_note: Option<String>,
     pub timeslot: Option<Slot>,
     /// A late ASAP confirmed by staff: the order waits for tomorrow morning.
     pub late_asap: bool,
@@ -399,6 +407,10 @@ pub fn check(conn: &Connection, now: DateTime<Utc>, input: &NewOrder) -> Result<
     if !description.is_empty() {
         check_length("description", description, 10, 500)?;
     }
+    let master_note = input.master_note.as_deref().map(str::trim).filter(|n| !n.is_empty());
+    if let Some(note) = master_note {
+        check_length("master_note", note, 1, MAX_MASTER_NOTE_CHARS)?;
+    }
     let settings = Settings::load(conn)?;
     let chosen = match (&input.slot, input.timeslot) {
         (Some(_), Some(_)) => return Err(invalid("slot", "slot_or_timeslot")),
@@ -424,6 +436,7 @@ pub fn check(conn: &Connection, now: DateTime<Utc>, input: &NewOrder) -> Result<
         client_phone,
         category,
         description: description.to_string(),
+        master_note: master_note.map(str::to_string),
         timeslot: chosen.map(|c| c.slot).or(input.timeslot),
         late_asap: chosen.is_some_and(|c| c.defer),
     })
@@ -455,8 +468,8 @@ pub fn create(conn: &Connection, now: DateTime<Utc>, staff: &Staff, input: &NewO
     conn.execute(
         "INSERT INTO orders (city_id, district_id, no_district, street_id, house, apartment, address_comment,
              client_name, client_phone, category, description, status, type, timeslot_start, timeslot_end,
-             deferred_until, created_by_staff_id, dist_since_at, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 'NORMAL', ?13, ?14, ?15, ?16, ?17, ?17, ?17)",
+             deferred_until, created_by_staff_id, dist_since_at, created_at, updated_at, master_note)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 'NORMAL', ?13, ?14, ?15, ?16, ?17, ?17, ?17, ?18)",
         params![
             input.city_id,
             checked.district_id,
@@ -475,6 +488,7 @@ pub fn create(conn: &Connection, now: DateTime<Utc>, staff: &Staff, input: &NewO
             deferred_until.map(ms),
             staff.id,
             ms(now),
+            checked.master_note,
         ],
     )?;
     let id = conn.last_insert_rowid();
@@ -517,6 +531,8 @@ pub struct OrderView {
     pub client_phone: String,
     pub category: Category,
     pub description: String,
+    /// The note for the master (he sees it on the offer and the job).
+    pub master_note: Option<String>,
     pub status: OrderStatus,
     pub order_type: OrderType,
     pub timeslot_start: Option<DateTime<Utc>>,
@@ -560,7 +576,7 @@ pub fn view(conn: &Connection, id: OrderId) -> Result<OrderView> {
                 o.timeslot_start, o.timeslot_end, o.deferred_until, o.preferred_master_id, o.assigned_master_id,
                 o.total_sum_kop, o.company_payment_kop, o.cancel_reason, o.guarantee_source_order_id, o.dist_cycle,
                 o.dist_escalated_logist_at, o.dist_escalated_admin_at, o.dist_escalation_reason, o.created_at,
-                o.updated_at, o.version
+                o.updated_at, o.version, o.master_note
          FROM orders o JOIN cities c ON c.id = o.city_id LEFT JOIN districts d ON d.id = o.district_id
               LEFT JOIN streets s ON s.id = o.street_id
          WHERE o.id = ?1",
@@ -600,6 +616,7 @@ pub fn view(conn: &Connection, id: OrderId) -> Result<OrderView> {
             created_at: at(r.get(30)?),
             updated_at: at(r.get(31)?),
             version: r.get(32)?,
+            master_note: r.get(33)?,
         })
     })
     .optional()?

@@ -166,6 +166,8 @@ pub struct QueueRow {
     pub client_phone: String,
     /// Created.
     pub created_at: DateTime<Utc>,
+    /// Amount the master entered at closing, kopecks (0 until then).
+    pub total_sum_kop: i64,
 }
 
 /// A page of the queue.
@@ -182,7 +184,8 @@ pub struct QueuePage {
 }
 
 const ROW_SELECT: &str = "SELECT o.id, o.city_id, c.name, c.timezone, d.name, s.name, o.house, o.category, o.status, o.type,
-        o.timeslot_start, o.timeslot_end, o.assigned_master_id, m.full_name, o.client_name, o.client_phone, o.created_at
+        o.timeslot_start, o.timeslot_end, o.assigned_master_id, m.full_name, o.client_name, o.client_phone, o.created_at,
+        o.total_sum_kop
     FROM orders o JOIN cities c ON c.id = o.city_id
     LEFT JOIN districts d ON d.id = o.district_id
     LEFT JOIN streets s ON s.id = o.street_id
@@ -208,6 +211,7 @@ fn queue_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueueRow> {
         client_name: r.get(14)?,
         client_phone: r.get(15)?,
         created_at: at(r.get(16)?),
+        total_sum_kop: r.get(17)?,
     })
 }
 
@@ -260,7 +264,15 @@ fn date_bounds(conn: &Connection, date: NaiveDate) -> Result<String> {
     Ok(serde_json::Value::Array(bounds).to_string())
 }
 
+/// The queue's statuses, when its filter names none.
+const QUEUE_STATUSES_SQL: &str = "o.status IN ('SEARCHING', 'ASSIGNED', 'EN_ROUTE', 'WORKING', 'PAYMENT', 'GUARANTEE', 'DEFERRED')";
+
 fn filter_clauses(conn: &Connection, staff: &Staff, filter: &QueueFilter) -> Result<Where> {
+    filter_clauses_in(conn, staff, filter, QUEUE_STATUSES_SQL)
+}
+
+/// The filter's clauses; `statuses` is the clause that applies when the filter names no status.
+fn filter_clauses_in(conn: &Connection, staff: &Staff, filter: &QueueFilter, statuses: &'static str) -> Result<Where> {
     let mut w = Where::default();
     if let Some(cities) = scope(staff) {
         w.add("o.city_id IN (SELECT value FROM json_each(?))", [SqlValue::Text(cities)]);
@@ -273,10 +285,7 @@ fn filter_clauses(conn: &Connection, staff: &Staff, filter: &QueueFilter) -> Res
     }
     match filter.status {
         Some(status) => w.add("o.status = ?", [SqlValue::Text(status.as_str().into())]),
-        None => w.add(
-            "o.status IN ('SEARCHING', 'ASSIGNED', 'EN_ROUTE', 'WORKING', 'PAYMENT', 'GUARANTEE', 'DEFERRED')",
-            [],
-        ),
+        None => w.add(statuses, []),
     }
     if let Some(master) = filter.master_id {
         w.add("o.assigned_master_id = ?", [SqlValue::Integer(master)]);
@@ -482,12 +491,13 @@ fn masters(conn: &Connection, staff: &Staff, q: &str, digits: &str, numeric: boo
     Ok(hits)
 }
 
-/// The two lists of closed orders (product.md §2.9).
+/// The two lists of closed orders (product.md §2.9, issue 12).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClosedList {
-    /// Normal orders closed less than `warranty_days` ago.
+    /// Closed normal orders still under warranty: closed less than `warranty_days` ago.
     Warranty,
-    /// Every other closed order: guarantee orders and those whose warranty is over.
+    /// Every order whose job is done: CLOSED, and PAYMENT — closed by the master, the commission not yet
+    /// paid — so a just-closed order is found here at once (it also stays in the queue until paid).
     Closed,
 }
 
@@ -523,13 +533,13 @@ pub struct ClosedPage {
 pub fn list_closed(conn: &Connection, staff: &Staff, now: DateTime<Utc>, list: ClosedList, filter: &QueueFilter) -> Result<ClosedPage> {
     let (page, per_page) = PageRequest { page: filter.page, per_page: filter.per_page }.resolve()?;
     let order = order_by(&CLOSED_SORTS, filter.sort.as_deref())?;
-    let filter = QueueFilter { status: Some(OrderStatus::Closed), ..filter.clone() };
-    let mut w = filter_clauses(conn, staff, &filter)?;
     let warranty_days = crate::settings::Settings::load(conn)?.warranty_days;
     let since = SqlValue::Integer(ms(now - Duration::days(warranty_days)));
-    match list {
-        ClosedList::Warranty => w.add("o.type = 'NORMAL' AND o.closed_at > ?", [since]),
-        ClosedList::Closed => w.add("(o.type <> 'NORMAL' OR o.closed_at IS NULL OR o.closed_at <= ?)", [since]),
+    let status = (list == ClosedList::Warranty).then_some(OrderStatus::Closed);
+    let filter = QueueFilter { status, ..filter.clone() };
+    let mut w = filter_clauses_in(conn, staff, &filter, "o.status IN ('CLOSED', 'PAYMENT')")?;
+    if list == ClosedList::Warranty {
+        w.add("o.type = 'NORMAL' AND o.closed_at > ?", [since]);
     }
     let count_sql = format!("SELECT COUNT(*) FROM orders o JOIN cities c ON c.id = o.city_id{}", w.sql());
     let total: i64 = conn.prepare_cached(&count_sql)?.query_row(rusqlite::params_from_iter(&w.values), |r| r.get(0))?;
@@ -613,4 +623,50 @@ mod tests {
         assert_eq!(local_midnight(chrono_tz::Europe::Moscow, date), Utc.with_ymd_and_hms(2026, 3, 9, 21, 0, 0).unwrap());
         assert_eq!(local_midnight(chrono_tz::Asia::Vladivostok, date), Utc.with_ymd_and_hms(2026, 3, 9, 14, 0, 0).unwrap());
     }
+}
+
+/// How many finished orders the master card lists.
+pub const RECENT_ORDERS: i64 = 10;
+
+/// A finished order of a master.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct FinishedOrder {
+    /// The order, as the queue shows it.
+    #[serde(flatten)]
+    pub order: QueueRow,
+    /// When it was closed, or cancelled.
+    pub finished_at: DateTime<Utc>,
+}
+
+/// A master's orders as his card shows them (issue 12).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct MasterOrders {
+    /// His active orders (ASSIGNED, EN_ROUTE, WORKING, PAYMENT), the visit soonest first.
+    pub active: Vec<QueueRow>,
+    /// His last 10 closed or cancelled orders, the latest first.
+    pub recent: Vec<FinishedOrder>,
+}
+
+/// The orders of a master the staff member sees, within the staff member's cities.
+pub fn of_master(conn: &Connection, staff: &Staff, master: MasterId) -> Result<MasterOrders> {
+    crate::moderation::ensure_visible(conn, staff, master)?;
+    let cities = scope(staff);
+    let active_sql = format!(
+        "{ROW_SELECT} WHERE o.assigned_master_id = ?1 AND o.status IN ('ASSIGNED', 'EN_ROUTE', 'WORKING', 'PAYMENT')
+           AND (?2 IS NULL OR o.city_id IN (SELECT value FROM json_each(?2)))
+         ORDER BY o.timeslot_start IS NULL, o.timeslot_start, o.id"
+    );
+    let active = conn.prepare_cached(&active_sql)?.query_map(rusqlite::params![master, cities], queue_row)?.collect::<rusqlite::Result<_>>()?;
+    // The finished time is one more column after the queue row's.
+    let select = ROW_SELECT.replacen("\n    FROM orders o", ", COALESCE(o.closed_at, o.updated_at)\n    FROM orders o", 1);
+    let recent_sql = format!(
+        "{select} WHERE o.assigned_master_id = ?1 AND o.status IN ('CLOSED', 'CANCELED')
+           AND (?2 IS NULL OR o.city_id IN (SELECT value FROM json_each(?2)))
+         ORDER BY COALESCE(o.closed_at, o.updated_at) DESC, o.id DESC LIMIT ?3"
+    );
+    let recent = conn
+        .prepare_cached(&recent_sql)?
+        .query_map(rusqlite::params![master, cities, RECENT_ORDERS], |r| Ok(FinishedOrder { order: queue_row(r)?, finished_at: at(r.get(18)?) }))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(MasterOrders { active, recent })
 }

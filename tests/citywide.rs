@@ -86,7 +86,7 @@ fn the_upgrade_clears_no_district_on_open_orders_of_cities_without_districts() {
         tx.execute("UPDATE orders SET no_district = 1 WHERE id IN (?1, ?2)", [stuck, closed])?;
         tx.execute("UPDATE orders SET status = 'CLOSED' WHERE id = ?1", [closed])?;
         // Back to a version-1 file: what the later migrations add that cannot be created twice goes.
-        tx.execute_batch("DROP TABLE push_subscriptions; DROP TABLE push_vapid; ALTER TABLE notifications_outbox DROP COLUMN next_attempt_at;")?;
+        tx.execute_batch("DROP TABLE push_subscriptions; DROP TABLE push_vapid; ALTER TABLE notifications_outbox DROP COLUMN next_attempt_at; ALTER TABLE orders DROP COLUMN master_note;")?;
         tx.pragma_update(None, "user_version", 1)
     })
     .unwrap();

@@ -14,6 +14,7 @@ use crate::app::AppState;
 use crate::domain::{CityId, MasterId};
 use crate::masters::{self, ShiftState};
 use crate::moderation::{self, Deleted, MasterCard, MasterFilter, MasterPage};
+use crate::queue::{self, MasterOrders};
 use crate::signup::{self, DEFAULT_INVITE_TTL_HOURS, Invite, InviteCity, InviteInfo, Registered, Registration};
 
 // --- invites ------------------------------------------------------------------------------------------------
@@ -110,6 +111,15 @@ async fn get_masters(State(state): State<AppState>, caller: StaffCaller, QueryPa
 async fn get_master(State(state): State<AppState>, caller: StaffCaller, PathParam(id): PathParam<MasterId>) -> Result<Json<MasterCard>, ApiError> {
     let staff = caller.staff;
     read(&state, caller.lang, move |c, _| moderation::card(c, &staff, id)).await.map(Json)
+}
+
+/// The master's orders for his card: the active ones and his last 10 closed or cancelled, within the
+/// caller's cities. His load and shift now are on `GET /api/v1/masters/{id}`.
+#[utoipa::path(get, path = "/api/v1/masters/{id}/orders", tag = "masters", params(("id" = i64, Path, description = "Master id")),
+    responses((status = 200, body = MasterOrders), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn get_master_orders(State(state): State<AppState>, caller: StaffCaller, PathParam(id): PathParam<MasterId>) -> Result<Json<MasterOrders>, ApiError> {
+    let staff = caller.staff;
+    read(&state, caller.lang, move |c, _| queue::of_master(c, &staff, id)).await.map(Json)
 }
 
 /// Runs a moderation action and answers with the card as it now stands.
@@ -269,6 +279,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(post_register))
         .routes(routes!(get_masters))
         .routes(routes!(get_master, delete_master))
+        .routes(routes!(get_master_orders))
         .routes(routes!(post_approve))
         .routes(routes!(post_reject))
         .routes(routes!(post_block))

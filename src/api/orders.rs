@@ -1,8 +1,9 @@
 //! Orders for staff: create, the queue and search, the order card, every staff action of the engine
 //! (guarantee, auto, candidates, manual offer, direct assignment, return, cancel, activate) and the
-//! order's files.
+//! order's files (read, add, remove).
 
-use axum::extract::State;
+use axum::extract::multipart::{Multipart, MultipartRejection};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
@@ -11,7 +12,8 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::files;
+use super::documents::DOCUMENT_BODY_LIMIT;
+use super::files::{self, UploadForm};
 use super::{ApiError, Body, Caller, ErrorBody, PathParam, QueryParams, StaffCaller, read, write};
 use crate::app::AppState;
 use crate::clients::{self, ClientHistory};
@@ -239,6 +241,51 @@ async fn get_attachment(State(state): State<AppState>, caller: Caller, PathParam
     files::download(&state, lang, found.storage_key, &found.file_name, &found.mime_type).await
 }
 
+/// One file for an order (multipart/form-data).
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // documents the form; the handler reads it part by part
+pub struct OrderFileForm {
+    /// A photo (JPEG, PNG, WebP, HEIC) or a PDF up to 10 MiB, its type read from the content.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
+/// Adds a file to the order (an edit of D-24: one history row, the assigned master notified): 201 with the
+/// file. Refused in CLOSED and CANCELED (409 `wrong_status`); a wrong type, an oversized file or one over
+/// the order's limit is 422 and nothing is kept.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/attachments", tag = "orders", params(("id" = i64, Path, description = "Order id")),
+    request_body(content = OrderFileForm, content_type = "multipart/form-data"),
+    responses((status = 201, body = Attachment), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn post_attachment(State(state): State<AppState>, caller: StaffCaller, PathParam(id): PathParam<OrderId>, form: Result<Multipart, MultipartRejection>) -> Result<(StatusCode, Json<Attachment>), ApiError> {
+    let (staff, lang) = (caller.staff, caller.lang);
+    let stored = UploadForm::read(&state, form, "file", lang).await?.store().await.map_err(|e| ApiError::new(e, lang))?;
+    let key = stored.storage_key.clone();
+    let added = write(&state, lang, move |tx, now| {
+        order_edit::edit(tx, now, &staff, id, &OrderEdit::default(), &[stored])?;
+        uploads::of_order(tx, id)?.into_iter().rfind(|a| a.document_type.as_deref() == Some("order_file")).ok_or(Error::NotFound { what: "attachment" })
+    })
+    .await;
+    if added.is_err() {
+        files::remove(&state, vec![key]).await;
+    }
+    Ok((StatusCode::CREATED, Json(added?)))
+}
+
+/// Removes one of the order's own files (an edit of D-24, in its history); the master's act and checks
+/// are not the order's files and stay. Refused in CLOSED and CANCELED (409 `wrong_status`).
+#[utoipa::path(delete, path = "/api/v1/orders/{id}/attachments/{attachment_id}", tag = "orders",
+    params(("id" = i64, Path, description = "Order id"), ("attachment_id" = i64, Path, description = "Attachment id")),
+    responses((status = 204, description = "Removed"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn delete_attachment(State(state): State<AppState>, caller: StaffCaller, PathParam((id, attachment)): PathParam<(OrderId, i64)>) -> Result<StatusCode, ApiError> {
+    let staff = caller.staff;
+    let input = OrderEdit { remove_attachments: vec![attachment], ..OrderEdit::default() };
+    let edited = write(&state, caller.lang, move |tx, now| order_edit::edit(tx, now, &staff, id, &input, &[])).await?;
+    files::remove(&state, edited.removed_files).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// The routes of this module.
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -256,5 +303,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(post_cancel))
         .routes(routes!(post_activate))
         .routes(routes!(get_attachments))
-        .routes(routes!(get_attachment))
+        .routes(routes!(get_attachment, delete_attachment))
+        .merge(OpenApiRouter::new().routes(routes!(post_attachment)).layer(DefaultBodyLimit::max(DOCUMENT_BODY_LIMIT)))
 }

@@ -101,6 +101,11 @@ struct ListQuery {
     by: String,
 }
 
+/// Rows per page on the lists unless chosen (issue 12: a dispatcher scans a day's orders at once).
+const DEFAULT_PAGE_SIZE: i64 = 50;
+/// The page sizes offered.
+const PAGE_SIZES: [i64; 3] = [20, 50, 100];
+
 /// An optional value of a filter field: empty is "any", anything unparsable is refused naming the field.
 fn parsed<T>(field: &'static str, raw: &str, parse: impl FnOnce(&str) -> Option<T>) -> Result<Option<T>, Error> {
     let raw = raw.trim();
@@ -118,7 +123,7 @@ impl ListQuery {
             id: parsed("id", &self.id, |v| v.trim_start_matches('#').parse().ok())?,
             sort: parsed("sort", &self.sort, |v| Some(v.to_string()))?,
             page: parsed("page", &self.page, |v| v.parse().ok())?,
-            per_page: parsed("per_page", &self.per_page, |v| v.parse().ok())?,
+            per_page: parsed("per_page", &self.per_page, |v| v.parse().ok())?.or(Some(DEFAULT_PAGE_SIZE)),
         })
     }
 
@@ -192,11 +197,13 @@ pub struct Row {
     pub guarantee: bool,
     /// The slot (queue), the warranty left or the closing time, on the city clock.
     pub when: String,
-    /// The city's time zone, named beside the time.
-    pub zone: String,
+    /// The city's time zone, named beside the time only when it is not the one the header names.
+    pub zone: Option<String>,
     pub master: String,
+    pub master_id: Option<i64>,
+    pub client_name: String,
     pub client_phone: String,
-    /// What the client paid (the closed lists only).
+    /// What the client paid, once the master closed the order.
     pub amount: String,
 }
 
@@ -216,10 +223,12 @@ fn row(tr: Tr, order: &QueueRow, when: String) -> Row {
         pill: order.status.as_str().to_lowercase(),
         guarantee: order.order_type == OrderType::Guarantee,
         when,
-        zone: order.timezone.clone(),
+        zone: Some(order.timezone.clone()),
         master: order.master_name.clone().unwrap_or_else(|| tr.t("lists.no_master")),
+        master_id: order.master_id,
+        client_name: order.client_name.clone(),
         client_phone: order.client_phone.clone(),
-        amount: String::new(),
+        amount: if order.total_sum_kop > 0 { format!("{} ₽", rubles(order.total_sum_kop)) } else { tr.t("web.none") },
     }
 }
 
@@ -230,26 +239,44 @@ pub struct Header {
     pub aria_sort: Option<&'static str>,
 }
 
-/// The table's headers; a search's results keep their own order, so its headers are plain.
-fn headers(tr: Tr, view: View, query: &ListQuery, searching: bool) -> Vec<Header> {
+/// The one time zone of the rows, named once in the header; rows of another city name theirs.
+fn common_zone(rows: &mut [Row]) -> Option<String> {
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for zone in rows.iter().filter_map(|r| r.zone.clone()) {
+        match counts.iter_mut().find(|(z, _)| *z == zone) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((zone, 1)),
+        }
+    }
+    let (zone, _) = counts.into_iter().max_by_key(|(_, n)| *n)?;
+    rows.iter_mut().filter(|r| r.zone.as_deref() == Some(zone.as_str())).for_each(|r| r.zone = None);
+    Some(zone)
+}
+
+/// The table's headers; a search's results keep their own order, so its headers are plain. `zone` is the
+/// time zone the times are in.
+fn headers(tr: Tr, view: View, query: &ListQuery, searching: bool, zone: Option<&str>) -> Vec<Header> {
     let sorts = view.sorts();
     let current = if query.sort.trim().is_empty() { sorts[0] } else { query.sort.trim() };
+    let zoned = |key: &str| match zone {
+        Some(zone) => tr.t(key).replace("{zone}", zone),
+        None => tr.t(key).replace(" ({zone})", "").replace("{zone}", ""),
+    };
     let when = match (view, searching) {
         (View::Warranty, false) => tr.t("lists.warranty_left"),
-        (View::Closed, false) => tr.t("lists.closed_when"),
-        _ => tr.t("lists.slot"),
+        (View::Closed, false) => zoned("cards.closed_in"),
+        _ => zoned("cards.slot_in"),
     };
-    let mut columns = vec![
+    let columns = vec![
         ("id", "№".to_string()),
         ("where", tr.t("lists.where")),
         ("category", tr.t("field.category")),
         ("status", tr.t("lists.status")),
         ("when", when),
+        ("client", tr.t("cards.client")),
+        ("master", tr.t("lists.master")),
+        ("amount", tr.t("lists.amount")),
     ];
-    if view != View::Queue && !searching {
-        columns.push(("amount", tr.t("lists.amount")));
-    }
-    columns.extend([("master", tr.t("lists.master")), ("phone", tr.t("field.client_phone"))]);
     columns
         .into_iter()
         .map(|(column, label)| {
@@ -307,8 +334,8 @@ struct ListPage {
     rows: Vec<Row>,
     masters: Vec<MasterLine>,
     searching: bool,
-    /// The closed lists show what was paid.
-    show_amount: bool,
+    /// The warranty period, days, which the warranty list explains.
+    warranty_days: i64,
     page: i64,
     pages: i64,
     total: i64,
@@ -364,8 +391,9 @@ fn message_of(tr: Tr, error: &Error) -> String {
 async fn show(State(state): State<AppState>, who: StaffPage, Query(query): Query<ListQuery>, view: View) -> Result<Response, WebError> {
     let tr = who.tr;
     let asked = query.filter(view).and_then(|filter| Ok((filter, query.search()?)));
-    let (c, (cities, found)) = page(&state, &who, "orders", move |conn, staff, now| {
+    let (c, (cities, found, warranty_days)) = page(&state, &who, "orders", move |conn, staff, now| {
         let cities = reference::search_cities(conn, Viewer::Staff(staff), "")?;
+        let warranty_days = crate::settings::Settings::load(conn)?.warranty_days;
         let found = asked.and_then(|(filter, search)| match search {
             Some(search) => {
                 let result = queue::search(conn, staff, &search)?;
@@ -375,7 +403,7 @@ async fn show(State(state): State<AppState>, who: StaffPage, Query(query): Query
             }
             None => list(conn, staff, now, tr, view, &filter),
         });
-        Ok((cities, found))
+        Ok((cities, found, warranty_days))
     })
     .await?;
     let (error, found) = match found {
@@ -389,7 +417,10 @@ async fn show(State(state): State<AppState>, who: StaffPage, Query(query): Query
         cities: cities.into_iter().map(|city| Choice::of(city.id, city.name, &query.city_id)).collect(),
         categories: Category::ALL.iter().map(|cat| Choice::of(cat, tr.of("category.", cat), &query.category)).collect(),
         statuses: OrderStatus::ALL.iter().map(|s| Choice::of(s, tr.of("status.", s), &query.status)).collect(),
-        sizes: [10, 25, 50, 100].into_iter().map(|n| Choice::of(n, n.to_string(), &query.per_page)).collect(),
+        sizes: {
+            let chosen = if query.per_page.trim().is_empty() { DEFAULT_PAGE_SIZE.to_string() } else { query.per_page.clone() };
+            PAGE_SIZES.into_iter().map(|n| Choice::of(n, n.to_string(), &chosen)).collect()
+        },
         sorts: view.sorts().into_iter().map(|key| Choice::of(key, tr.t(&format!("lists.sort_{key}")), &query.sort)).collect(),
         searches: [("id", "lists.by_id"), ("phone", "lists.by_phone"), ("master", "lists.by_master")]
             .into_iter()
@@ -400,7 +431,7 @@ async fn show(State(state): State<AppState>, who: StaffPage, Query(query): Query
         rows: Vec::new(),
         masters: Vec::new(),
         searching: false,
-        show_amount: false,
+        warranty_days,
         page: 1,
         pages: 1,
         total: 0,
@@ -419,8 +450,8 @@ async fn show(State(state): State<AppState>, who: StaffPage, Query(query): Query
             (out.rows, out.masters, out.searching) = (rows, masters, true);
         }
     }
-    out.show_amount = view != View::Queue && !out.searching;
-    out.headers = headers(tr, view, &out.query, out.searching);
+    let zone = common_zone(&mut out.rows);
+    out.headers = headers(tr, view, &out.query, out.searching, zone.as_deref());
     Ok(render_with(status, &out))
 }
 
@@ -443,7 +474,8 @@ fn list(conn: &rusqlite::Connection, staff: &crate::staff::Staff, now: DateTime<
                     let zone = &closed.order.timezone;
                     let when = match (closed.warranty_until, closed.closed_at) {
                         (Some(until), _) => tr.t("lists.warranty_days").replace("{days}", &(until - now).num_days().max(0).to_string()),
-                        (None, Some(at)) => tr.t("lists.closed_at").replace("{at}", &local_time(at, zone, "%d.%m %H:%M")),
+                        // The header says "Closed (zone)": the row gives the time only.
+                        (None, Some(at)) => local_time(at, zone, "%d.%m %H:%M"),
                         (None, None) => tr.t("web.none"),
                     };
                     Row { amount: format!("{} ₽", rubles(closed.amount_kop)), ..row(tr, &closed.order, when) }

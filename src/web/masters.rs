@@ -18,6 +18,7 @@ use crate::error::{Error, invalid};
 use crate::money::referrals::{self, Referral};
 use crate::moderation::{self, Deletion, MasterCard, MasterFilter, MasterGroup, MasterListItem};
 use crate::money::finance::{self, MasterMoney};
+use crate::queue::{MasterOrders, QueueRow};
 use crate::reference::{self, City, Viewer};
 use crate::signup::{self, DEFAULT_INVITE_TTL_HOURS, InviteInfo, InviteState};
 
@@ -167,6 +168,8 @@ struct CardPage {
     refusal: Refusal,
     /// What he owes, his overdue and latest commissions: for admins only (logists see no money, §B.20).
     money: Option<MasterMoney>,
+    /// His active and latest finished orders.
+    orders: MasterOrders,
 }
 
 impl CardPage {
@@ -177,6 +180,24 @@ impl CardPage {
 
     fn time(&self, at: &chrono::DateTime<chrono::Utc>) -> String {
         local_time(*at, &self.zone)
+    }
+
+    /// An order's visit window on its city's clock, or "—".
+    fn slot(&self, order: &QueueRow) -> String {
+        match (order.timeslot_start, order.timeslot_end) {
+            (Some(start), Some(end)) => format!("{}–{}", crate::cities::local_time(start, &order.timezone, "%d.%m %H:%M"), crate::cities::local_time(end, &order.timezone, "%H:%M")),
+            _ => self.c.tr.t("web.none"),
+        }
+    }
+
+    /// An order's address as the lists show it.
+    fn address(&self, order: &QueueRow) -> String {
+        let parts: Vec<&str> = [order.district.as_deref(), order.street.as_deref(), order.house.as_deref()].into_iter().flatten().filter(|p| !p.is_empty()).collect();
+        if parts.is_empty() { self.c.tr.t("lists.no_address") } else { parts.join(", ") }
+    }
+
+    fn order_time(&self, order: &QueueRow, at: &chrono::DateTime<chrono::Utc>) -> String {
+        crate::cities::local_time(*at, &order.timezone, "%d.%m.%Y %H:%M")
     }
 
     fn skills(&self) -> String {
@@ -225,14 +246,15 @@ fn load_card(conn: &rusqlite::Connection, staff: &crate::staff::Staff, id: Maste
 async fn card_page(state: &AppState, who: &StaffPage, id: MasterId, typed: ActionForm, refusal: Refusal) -> Result<CardPage, WebError> {
     let fallback = state.config.timezone;
     let push_on = state.config.push_contact.is_some();
-    let (c, ((card, zone, referral), money, push)) = page(state, who, "masters", move |conn, staff, _| {
+    let (c, ((card, zone, referral), money, push, orders)) = page(state, who, "masters", move |conn, staff, _| {
         let card = load_card(conn, staff, id, fallback)?;
         let money = if ADMINS.contains(&staff.role) { Some(finance::of_master(conn, staff, id)?) } else { None };
-        Ok((card, money, crate::push::status(conn, push_on, id)?))
+        let orders = crate::queue::of_master(conn, staff, id)?;
+        Ok((card, money, crate::push::status(conn, push_on, id)?, orders))
     })
     .await?;
     let can_act = ADMINS.contains(&who.staff.role) && !card.is_deleted;
-    Ok(CardPage { c, card, zone, referral, push, can_act, typed, refusal, money })
+    Ok(CardPage { c, card, zone, referral, push, can_act, typed, refusal, money, orders })
 }
 
 async fn get_master(State(state): State<AppState>, who: StaffPage, Path(id): Path<MasterId>) -> Result<Response, WebError> {

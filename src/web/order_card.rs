@@ -275,8 +275,17 @@ impl CardData {
         self.card.order.assigned_master_id.is_none() && may_assign(self.card.order.status)
     }
 
+    /// "Auto-distribute now": an order that may be assigned, has a district (or a city without districts)
+    /// and no live offer — otherwise the engine would only refuse.
+    fn can_auto(&self) -> bool {
+        self.can_assign() && !self.card.order.no_district && !self.card.offers.iter().any(|o| o.is_live(self.now))
+    }
+
+    /// "Return to search" takes the order off its master: only an order a master is working on. A
+    /// searching or deferred order has nobody to take it off.
     fn can_return(&self) -> bool {
-        !matches!(self.card.order.status, OrderStatus::Payment | OrderStatus::Closed | OrderStatus::Canceled)
+        self.card.order.assigned_master_id.is_some()
+            && matches!(self.card.order.status, OrderStatus::Assigned | OrderStatus::EnRoute | OrderStatus::Working)
     }
 
     fn can_cancel(&self) -> bool {

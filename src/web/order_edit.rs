@@ -45,6 +45,7 @@ struct Draft {
     apartment: String,
     address_comment: String,
     description: String,
+    master_note: String,
     category: String,
     /// A district id, or `none`.
     district_id: String,
@@ -69,6 +70,7 @@ impl Draft {
             apartment: order.apartment.clone().unwrap_or_default(),
             address_comment: order.address_comment.clone().unwrap_or_default(),
             description: order.description.clone(),
+            master_note: order.master_note.clone().unwrap_or_default(),
             category: order.category.to_string(),
             district_id: order.district_id.map_or_else(|| if order.no_district { "none".into() } else { String::new() }, |d| d.to_string()),
             ..Self::default()
@@ -84,6 +86,7 @@ impl Draft {
             "apartment" => &self.apartment,
             "address_comment" => &self.address_comment,
             "description" => &self.description,
+            "master_note" => &self.master_note,
             "category" => &self.category,
             _ => &self.district_id,
         }
@@ -105,6 +108,7 @@ impl Draft {
         set("apartment", &mut self.apartment);
         set("address_comment", &mut self.address_comment);
         set("description", &mut self.description);
+        set("master_note", &mut self.master_note);
         set("category", &mut self.category);
         set("district_id", &mut self.district_id);
         set("slot", &mut self.slot);
@@ -127,6 +131,7 @@ impl Draft {
             apartment: changed("apartment"),
             address_comment: changed("address_comment"),
             description: changed("description"),
+            master_note: changed("master_note"),
             slot: Some(self.slot.clone()).filter(|s| !s.trim().is_empty()),
             confirm_late: self.confirm_late,
             remove_attachments: self.remove.clone(),
@@ -191,7 +196,7 @@ impl EditPage {
         let wanted = match part {
             "client" => Part::Client,
             "address" => Part::Address,
-            "description" => Part::Description,
+            "description" | "master_note" => Part::Description,
             "matching" => Part::Matching,
             "slot" => Part::Slot,
             _ => Part::Files,

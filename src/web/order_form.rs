@@ -63,6 +63,8 @@ struct Draft {
     client_phone: String,
     category: String,
     description: String,
+    /// The note for the master (he sees it on the offer and the job).
+    master_note: String,
     slot: String,
     confirm_late: bool,
 }
@@ -85,6 +87,7 @@ impl Draft {
             client_phone: text("client_phone"),
             category: text("category"),
             description: text("description"),
+            master_note: text("master_note"),
             slot: text("slot"),
             confirm_late: flag("confirm_late"),
         }
@@ -133,6 +136,7 @@ impl Draft {
             client_phone: self.client_phone.clone(),
             category,
             description: optional(&self.description),
+            master_note: optional(&self.master_note),
             slot: optional(&self.slot),
             confirm_late: self.confirm_late,
             ..NewOrder::default()

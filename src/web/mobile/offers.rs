@@ -42,6 +42,8 @@ pub struct OfferView {
     pub(super) slot: Option<String>,
     pub(super) category: &'static str,
     pub(super) description: String,
+    /// Staff's note for him.
+    pub(super) master_note: Option<String>,
     pub(super) guarantee: bool,
     /// Seconds until it expires, for the countdown.
     pub(super) left: i64,
@@ -63,6 +65,7 @@ impl OfferView {
             slot,
             category: card.category.as_str(),
             description: card.description.clone(),
+            master_note: card.master_note.clone(),
             guarantee: card.order_type == crate::domain::OrderType::Guarantee,
             left: (card.expires_at - now).num_seconds().max(0),
         }

@@ -47,6 +47,8 @@ struct OrderView {
     client_phone: String,
     category: &'static str,
     description: String,
+    /// Staff's note for him.
+    master_note: Option<String>,
     slot: Option<String>,
     total: Option<String>,
     cancel_reason: Option<String>,
@@ -70,6 +72,7 @@ impl OrderView {
             client_phone: order.client_phone.clone(),
             category: order.category.as_str(),
             description: order.description.clone(),
+            master_note: order.master_note.clone(),
             slot: slot(order.timeslot_start, order.timeslot_end, tz).map(|s| format!("{s} ({})", order.city)),
             total: (order.total_sum_kop > 0).then(|| rubles(order.total_sum_kop)),
             cancel_reason: order.cancel_reason.clone(),
