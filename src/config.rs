@@ -28,6 +28,8 @@ pub struct Config {
     pub durability: Durability,
     /// Log filter (`info`, `debug`, `fieldservice=debug,tower_http=info` …).
     pub log_level: String,
+    /// How log lines are written.
+    pub log_format: LogFormat,
     /// Reverse proxies whose `X-Forwarded-For` names the client (login throttling); empty: none.
     pub trusted_proxies: Vec<Network>,
     /// How long a client may take to send a request's headers.
@@ -37,6 +39,15 @@ pub struct Config {
     /// The VAPID subject of Web Push (`mailto:` or `https:`, the only kinds Apple accepts); push is off
     /// while it is unset.
     pub push_contact: Option<String>,
+}
+
+/// How log lines are written to standard error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One line of text per event (colours only on a terminal).
+    Text,
+    /// One JSON object per line, for journald, Loki and the like.
+    Json,
 }
 
 /// An address or a network (`10.0.0.0/8`, `::1`).
@@ -86,6 +97,7 @@ impl Default for Config {
             language: Lang::Ru,
             durability: Durability::Full,
             log_level: "info".into(),
+            log_format: LogFormat::Text,
             trusted_proxies: Vec::new(),
             header_timeout: std::time::Duration::from_secs(30),
             idle_timeout: std::time::Duration::from_secs(120),
@@ -119,6 +131,7 @@ struct FileConfig {
     language: Option<String>,
     durability: Option<String>,
     log_level: Option<String>,
+    log_format: Option<String>,
     trusted_proxies: Option<Vec<String>>,
     header_timeout_seconds: Option<u64>,
     idle_timeout_seconds: Option<u64>,
@@ -126,7 +139,7 @@ struct FileConfig {
 }
 
 /// The keys, for the environment overrides (`FIELDSERVICE_<KEY>`).
-const KEYS: [&str; 11] = [
+const KEYS: [&str; 12] = [
     "listen",
     "data_dir",
     "database",
@@ -134,6 +147,7 @@ const KEYS: [&str; 11] = [
     "language",
     "durability",
     "log_level",
+    "log_format",
     "trusted_proxies",
     "header_timeout_seconds",
     "idle_timeout_seconds",
@@ -158,6 +172,7 @@ impl Config {
             ("language", file.language, origin.clone()),
             ("durability", file.durability, origin.clone()),
             ("log_level", file.log_level, origin.clone()),
+            ("log_format", file.log_format, origin.clone()),
             // A list in the file, comma-separated in the environment.
             ("trusted_proxies", file.trusted_proxies.map(|list| list.join(",")), origin.clone()),
             ("header_timeout_seconds", file.header_timeout_seconds.map(|s| s.to_string()), origin.clone()),
@@ -197,6 +212,13 @@ impl Config {
                 "log_level" => {
                     tracing_subscriber::EnvFilter::try_new(&value).map_err(|e| bad(format!("is not a valid log filter ({e})")))?;
                     config.log_level = value;
+                }
+                "log_format" => {
+                    config.log_format = match value.as_str() {
+                        "text" => LogFormat::Text,
+                        "json" => LogFormat::Json,
+                        _ => return Err(bad(format!("must be \"text\" or \"json\", got {value:?}"))),
+                    }
                 }
                 "trusted_proxies" => {
                     config.trusted_proxies = value
@@ -291,6 +313,8 @@ mod tests {
         assert!(err.contains("`idle_timeout_seconds`"), "{err}");
         let err = load(Some("push_contact = \"ops@example.com\""), &[]).unwrap_err().to_string();
         assert!(err.contains("`push_contact`") && err.contains("mailto:"), "{err}");
+        let err = load(Some("log_format = \"xml\""), &[]).unwrap_err().to_string();
+        assert!(err.contains("`log_format`") && err.contains("\"json\""), "{err}");
         let err = load(Some("listen = ["), &[]).unwrap_err().to_string();
         assert!(err.contains("fieldservice.toml"), "{err}");
     }

@@ -8,16 +8,19 @@ use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 use fieldservice::app::{self, AppState};
 use fieldservice::clock::{Clock, SystemClock};
-use fieldservice::config::Config;
+use fieldservice::config::{Config, LogFormat};
 use fieldservice::db::Db;
 use fieldservice::domain::StaffRole;
 use fieldservice::engine::{self, TickOptions};
 use fieldservice::i18n::message;
 use fieldservice::{check, demo, jobs, password, staff};
 
+/// The version and the git commit the binary was built from (build.rs).
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("FS_GIT_COMMIT"), ")");
+
 /// Field Service: dispatch for small service firms — orders, masters, automatic distribution.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version = VERSION, about)]
 struct Cli {
     /// Configuration file (missing = built-in defaults).
     #[arg(long, global = true, env = "FIELDSERVICE_CONFIG", default_value = "fieldservice.toml")]
@@ -78,7 +81,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::new(&config.log_level)).with_writer(std::io::stderr).init();
+    init_logs(&config);
     match run(cli.command.unwrap_or(Command::Serve { demo: false }), config) {
         Ok(code) => code,
         Err(message) => {
@@ -160,6 +163,17 @@ fn print_logins(config: &Config) {
     print_url(config);
     for key in ["cli.demo_logins", "cli.demo_admin", "cli.demo_city_admin", "cli.demo_logist", "cli.demo_masters"] {
         println!("{}", message(config.language, key));
+    }
+}
+
+/// Logs to standard error: text with colours only on a terminal (a log file or the journal gets no escape
+/// codes), or one JSON object per line.
+fn init_logs(config: &Config) {
+    use std::io::IsTerminal;
+    let logs = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::new(&config.log_level)).with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => logs.json().init(),
     }
 }
 

@@ -52,6 +52,43 @@ fn help_lists_every_command() {
 }
 
 #[test]
+fn version_names_the_commit_it_was_built_from() {
+    let out = Install::new().run(&["--version"]);
+    let version = text(&out.stdout);
+    assert!(version.starts_with(&format!("fieldservice {} (commit ", env!("CARGO_PKG_VERSION"))), "{version}");
+    let commit = version.trim().trim_end_matches(')').rsplit(' ').next().unwrap().to_string();
+    assert!(commit == "unknown" || (commit.len() == 12 && commit.chars().all(|c| c.is_ascii_hexdigit())), "{version}");
+}
+
+#[test]
+fn logs_say_created_then_upgraded_without_colour_codes_and_as_json_when_asked() {
+    let install = Install::new();
+    let out = install.command(&["check"]).env("FIELDSERVICE_LOG_LEVEL", "info").output().unwrap();
+    let logs = text(&out.stderr);
+    assert!(out.status.success(), "{logs}");
+    assert!(logs.contains("database created"), "a new file says so: {logs}");
+    assert!(!logs.contains('\u{1b}'), "no colour codes when standard error is not a terminal: {logs:?}");
+
+    // A file at schema version 1, as the first release left it: the next start upgrades it.
+    let old = Install::new();
+    std::fs::create_dir_all(old.db().parent().unwrap()).unwrap();
+    let conn = rusqlite::Connection::open(old.db()).unwrap();
+    conn.execute_batch(include_str!("../schema.sql")).unwrap();
+    conn.pragma_update(None, "user_version", 1).unwrap();
+    drop(conn);
+    let version: i64 = {
+        let conn = rusqlite::Connection::open(install.db()).unwrap();
+        conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap()
+    };
+    let out = old.command(&["check"]).env("FIELDSERVICE_LOG_LEVEL", "info").env("FIELDSERVICE_LOG_FORMAT", "json").output().unwrap();
+    let logs = text(&out.stderr);
+    let lines: Vec<serde_json::Value> = logs.lines().map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"))).collect();
+    let upgraded = lines.iter().find(|l| l["fields"]["message"].as_str().is_some_and(|m| m.starts_with("database upgraded"))).unwrap_or_else(|| panic!("{logs}"));
+    assert_eq!((upgraded["fields"]["from"].as_i64(), upgraded["fields"]["to"].as_i64()), (Some(1), Some(version)), "{upgraded}");
+    assert_eq!(upgraded["level"], "INFO");
+}
+
+#[test]
 fn demo_then_tick_prints_offers_as_json_and_check_stays_clean() {
     let install = Install::new();
     let out = install.run(&["demo"]);

@@ -277,6 +277,7 @@ fn refuse_newer(path: &Path) -> Result<(), DbError> {
 
 fn migrate(conn: &mut Connection) -> Result<(), DbError> {
     let current: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    let target = MIGRATIONS.len() as i64;
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         let version = index as i64 + 1;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -286,7 +287,12 @@ fn migrate(conn: &mut Connection) -> Result<(), DbError> {
         }
         tx.pragma_update(None, "user_version", version)?;
         tx.commit()?;
-        tracing::info!(version, "database schema upgraded");
+    }
+    // One line an operator can act on: a new file, or an upgrade that ran (and from which version).
+    match current {
+        0 => tracing::info!(version = target, "database created"),
+        from if from < target => tracing::info!(from, to = target, "database upgraded from {from} to {target}"),
+        _ => {}
     }
     Ok(())
 }
