@@ -31,6 +31,7 @@ pub mod notifications;
 pub mod offers;
 pub mod order_edit;
 pub mod order_notes;
+pub mod ops;
 pub mod orders;
 pub mod password;
 pub mod phone;

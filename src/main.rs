@@ -57,6 +57,12 @@ enum Command {
     },
     /// Check the database: SQLite integrity, foreign keys and the engine's invariants.
     Check,
+    /// Put the backup at PATH in place of the database (the server must be stopped); the current database is
+    /// kept beside it as `<name>.before-restore-<time>`.
+    Restore {
+        /// The backup file (from `fieldservice backup` or the scheduled backups).
+        path: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -139,6 +145,16 @@ fn run(command: Command, config: Config) -> Result<ExitCode, String> {
             println!("backup written to {}", path.display());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Restore { path } => {
+            let restored = fieldservice::ops::restore::restore(&config.database, &path, Utc::now()).map_err(|e| e.to_string())?;
+            if let Some(kept) = &restored.kept {
+                println!("the database that was replaced is kept as {}", kept.display());
+            }
+            println!("restored {} from {} (schema version {})", config.database.display(), path.display(), restored.schema_version);
+            // Opening brings an older backup up to date and proves it starts.
+            open(&config)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Check => {
             let db = open(&config)?;
             let problems = db.read(|c| check::run(c).map_err(fieldservice::db::DbError::from)).map_err(|e| e.to_string())?;
@@ -181,6 +197,10 @@ fn init_logs(config: &Config) {
 const DEMO_PUSH_CONTACT: &str = "mailto:demo@fieldservice.invalid";
 
 fn serve(mut config: Config, with_demo: bool) -> Result<ExitCode, String> {
+    // Held for the server's life: `restore` refuses while any server runs on the file.
+    let _running = fieldservice::ops::instance::serving(&config.database)
+        .map_err(|e| format!("cannot lock {}: {e}", fieldservice::ops::instance::lock_path(&config.database).display()))?
+        .ok_or_else(|| format!("{} is being restored; start the server when the restore has finished", config.database.display()))?;
     let db = open(&config)?;
     if with_demo {
         // The demo shows the whole master's page, the "turn on notifications" step included.

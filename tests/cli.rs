@@ -179,6 +179,59 @@ fn backup_finishes_under_a_sustained_write_load_with_a_sound_prefix_of_the_data(
     assert_eq!(copied, live[..copied.len()], "the copy is a prefix of the live data");
     let leftovers: Vec<_> = std::fs::read_dir(install.dir.path()).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().contains("partial")).collect();
     assert!(leftovers.is_empty(), "no temporary copy is left behind");
+
+    // Restored into a new data dir: sound, and exactly the rows of the moment of the backup.
+    let elsewhere = Install::new();
+    let out = elsewhere.run(&["restore", target.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(elsewhere.run(&["check"]).status.success());
+    let restored = rusqlite::Connection::open(elsewhere.db()).unwrap();
+    assert_eq!(ids(&restored), copied);
+    let count = |conn: &rusqlite::Connection, table: &str| -> i64 { conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0)).unwrap() };
+    for table in ["orders", "offers", "order_status_history", "commissions", "masters", "login_attempts"] {
+        assert_eq!(count(&restored, table), count(&copy, table), "{table}");
+    }
+}
+
+#[test]
+fn restore_waits_for_the_server_to_stop_keeps_the_replaced_database_and_refuses_a_bad_backup() {
+    let install = Install::new();
+    assert!(install.run(&["demo"]).status.success());
+    let backup = install.dir.path().join("before-orders.db");
+    assert!(install.run(&["backup", backup.to_str().unwrap()]).status.success());
+    let port = free_port();
+    let mut server = install.command(&["serve"]).env("FIELDSERVICE_LISTEN", format!("127.0.0.1:{port}")).spawn().unwrap();
+    wait_healthy(port, &mut server);
+    let orders = || rusqlite::Connection::open(install.db()).unwrap().query_row("SELECT COUNT(*) FROM orders", [], |r| r.get::<_, i64>(0)).unwrap();
+    rusqlite::Connection::open(install.db()).unwrap().execute("DELETE FROM orders WHERE id = (SELECT MAX(id) FROM orders)", []).unwrap();
+    let after_delete = orders();
+
+    let out = install.run(&["restore", backup.to_str().unwrap()]);
+    assert!(!out.status.success() && text(&out.stderr).contains("server is running"), "{}", text(&out.stderr));
+    assert_eq!(orders(), after_delete, "nothing changed");
+    assert!(Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap().success());
+    assert!(server.wait().unwrap().success());
+
+    // A damaged file and one from a newer build are refused; nothing changes.
+    let garbage = install.dir.path().join("garbage.db");
+    std::fs::write(&garbage, b"not a database at all, just text").unwrap();
+    let out = install.run(&["restore", garbage.to_str().unwrap()]);
+    assert!(!out.status.success() && text(&out.stderr).contains("garbage.db"), "{}", text(&out.stderr));
+    let newer = install.dir.path().join("newer.db");
+    std::fs::copy(&backup, &newer).unwrap();
+    rusqlite::Connection::open(&newer).unwrap().pragma_update(None, "user_version", 999).unwrap();
+    let out = install.run(&["restore", newer.to_str().unwrap()]);
+    assert!(!out.status.success() && text(&out.stderr).contains("newer"), "{}", text(&out.stderr));
+    assert_eq!(orders(), after_delete, "nothing changed");
+
+    let out = install.run(&["restore", backup.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(orders(), after_delete + 1, "the backup's orders are back");
+    let kept: Vec<PathBuf> = std::fs::read_dir(install.db().parent().unwrap()).unwrap().map(|e| e.unwrap().path()).filter(|p| p.to_string_lossy().contains(".before-restore-")).collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let kept_orders: i64 = rusqlite::Connection::open(&kept[0]).unwrap().query_row("SELECT COUNT(*) FROM orders", [], |r| r.get(0)).unwrap();
+    assert_eq!(kept_orders, after_delete, "the replaced database is kept whole");
+    assert!(install.run(&["check"]).status.success());
 }
 
 #[test]
