@@ -363,7 +363,9 @@ async fn invites_page(state: &AppState, who: &StaffPage, issued: Option<Issued>,
 }
 
 async fn get_invites(State(state): State<AppState>, who: StaffPage) -> Result<Response, WebError> {
-    Ok(render(&invites_page(&state, &who, None, InviteForm::default(), Refusal::default()).await?))
+    // A safe default: the inviter's own first city; a global admin bound to none chooses one himself.
+    let typed = InviteForm { city_id: who.staff.cities.first().map(ToString::to_string).unwrap_or_default(), ..InviteForm::default() };
+    Ok(render(&invites_page(&state, &who, None, typed, Refusal::default()).await?))
 }
 
 /// The link of an invite on this server, as the visitor reached it.

@@ -227,14 +227,14 @@ fn is_set(value: &Value) -> bool {
 }
 
 /// Every event kind the code writes (`events::record` callers); each has a sentence in both catalogs.
-pub const EVENT_KINDS: [&str; 39] = [
+pub const EVENT_KINDS: [&str; 38] = [
     "activated", "assigned_directly", "candidates_found", "canceled", "closed", "commission_approved", "commission_block_lifted",
     "commission_created", "commission_overdue", "commission_receipt_added", "commission_receipt_removed", "commission_rejected",
     "commission_reported", "deferred_wake", "escalation_admin", "escalation_logist", "escalation_reset", "guarantee_refusal",
     "no_candidates", "note_added", "offer_accepted", "offer_declined", "offer_expired", "offer_sent", "order_edited",
     "preferred_master_first", "preferred_master_skipped", "push_subscribed", "push_subscription_gone", "push_unsubscribed",
     "referral_code_created", "referral_reward_accrued", "requisites_qr_removed", "requisites_qr_set", "returned_to_search",
-    "city_created", "city_updated", "city_deactivated", "city_reactivated",
+    "city_created", "city_deactivated", "city_reactivated",
 ];
 
 #[cfg(test)]
