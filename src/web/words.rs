@@ -44,6 +44,12 @@ impl Tr {
         format!("{}–{end}", self.date_time(start, zone))
     }
 
+    /// An order's description; an order without one (a quick order stores only its category) is told as a
+    /// master call in its category, in this language.
+    pub fn description(&self, text: &str, category: impl std::fmt::Display) -> String {
+        if text.trim().is_empty() { self.t("order_form.quick_description").replace("{category}", &self.of("category.", category)) } else { text.to_string() }
+    }
+
     fn date_time_pattern(&self) -> &'static str {
         if self.0 == Lang::En { "%d %b %Y %H:%M" } else { "%d.%m.%Y %H:%M" }
     }
