@@ -232,7 +232,7 @@ async fn the_alert_feed_links_to_orders_and_is_marked_read() {
     let feed = logist.get("/alerts").await;
     assert_eq!(feed.status, StatusCode::OK);
     assert!(feed.has("Эскалация логистам") && feed.has(&format!("href=\"/orders/{order}\"")) && feed.has("нет доступных мастеров"), "{}", feed.html);
-    assert!(feed.has("Незакреплённые заявки: 3") && feed.has("2026-03-10 12:00 (Europe/Moscow)"), "{}", feed.html);
+    assert!(feed.has("Незакреплённые заявки: 3") && feed.has("10.03.2026 12:00 (Europe/Moscow)"), "{}", feed.html);
     assert!(feed.has("id=\"alerts-badge\""));
 
     let before = snapshot(&app);

@@ -9,10 +9,8 @@ use axum::routing::get;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 
-use super::rubles;
 use super::{Chrome, StaffPage, Tr, WebError, page, render_with};
 use crate::app::AppState;
-use crate::cities::local_time;
 use crate::domain::{Category, OrderStatus, OrderType};
 use crate::error::{Error, invalid};
 use crate::queue::{self, ClosedList, QueueFilter, QueueRow, SearchBy, SearchQuery};
@@ -268,7 +266,7 @@ fn headers(tr: Tr, view: View, query: &ListQuery, searching: bool) -> Vec<Header
 fn slot_text(tr: Tr, order: &QueueRow) -> String {
     match (order.timeslot_start, order.timeslot_end) {
         (Some(start), Some(end)) => {
-            format!("{}–{}", local_time(start, &order.timezone, "%d.%m %H:%M"), local_time(end, &order.timezone, "%H:%M"))
+            tr.window(start, end, &order.timezone)
         }
         _ => tr.t("web.none"),
     }
@@ -443,10 +441,10 @@ fn list(conn: &rusqlite::Connection, staff: &crate::staff::Staff, now: DateTime<
                     let zone = &closed.order.timezone;
                     let when = match (closed.warranty_until, closed.closed_at) {
                         (Some(until), _) => tr.t("lists.warranty_days").replace("{days}", &(until - now).num_days().max(0).to_string()),
-                        (None, Some(at)) => tr.t("lists.closed_at").replace("{at}", &local_time(at, zone, "%d.%m %H:%M")),
+                        (None, Some(at)) => tr.t("lists.closed_at").replace("{at}", &tr.date_time(at, zone)),
                         (None, None) => tr.t("web.none"),
                     };
-                    Row { amount: format!("{} ₽", rubles(closed.amount_kop)), ..row(tr, &closed.order, when) }
+                    Row { amount: tr.money(closed.amount_kop), ..row(tr, &closed.order, when) }
                 })
                 .collect();
             Ok(Found::List { rows, page: found.page, pages: pages(found.total, found.per_page), total: found.total })

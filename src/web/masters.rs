@@ -176,7 +176,7 @@ impl CardPage {
     }
 
     fn time(&self, at: &chrono::DateTime<chrono::Utc>) -> String {
-        local_time(*at, &self.zone)
+        local_time(self.c.tr, *at, &self.zone)
     }
 
     fn skills(&self) -> String {
@@ -317,7 +317,7 @@ struct InvitesPage {
 
 impl InvitesPage {
     fn time(&self, row: &InviteRow, at: &chrono::DateTime<chrono::Utc>) -> String {
-        local_time(*at, &row.zone)
+        local_time(self.c.tr, *at, &row.zone)
     }
 
     fn state_name(&self, state: &InviteState) -> String {
@@ -387,7 +387,7 @@ async fn post_invite(State(state): State<AppState>, who: StaffPage, headers: Hea
     .await;
     match outcome {
         Ok((invite, city, zone)) => {
-            let issued = Issued { link: invite_link(&headers, &invite.token), code: invite.code, city, expires: local_time(invite.expires_at, &zone) };
+            let issued = Issued { link: invite_link(&headers, &invite.token), code: invite.code, city, expires: local_time(who.tr, invite.expires_at, &zone) };
             Ok(render(&invites_page(&state, &who, Some(issued), InviteForm::default(), Refusal::default()).await?))
         }
         Err(error) if refuses_the_page(&error) && !matches!(error, Error::NotFound { what: "city" }) => Err(who.refused(error)),

@@ -86,7 +86,7 @@ fn details(tr: crate::web::Tr, alert: &AlertView) -> String {
         if let (Some(name), Some(master)) = (alert.payload.get("master_name").and_then(|n| n.as_str()), money("master_id")) {
             parts.push(format!("{} {name} (#{master})", tr.t("money.master")));
         }
-        parts.extend(money("amount_kop").map(|kop| format!("{} ₽", crate::web::rubles(kop))));
+        parts.extend(money("amount_kop").map(|kop| tr.money(kop)));
     }
     parts.join(" · ")
 }
@@ -107,7 +107,7 @@ async fn get_alerts(State(state): State<AppState>, who: StaffPage, Query(query):
         .into_iter()
         .map(|alert| {
             let (city, zone) = place(&cities, alert.city_id, fallback);
-            AlertRow { city, time: local_time(alert.created_at, &zone), details: details(c.tr, &alert), commission: commission_of(&alert), alert }
+            AlertRow { city, time: local_time(c.tr, alert.created_at, &zone), details: details(c.tr, &alert), commission: commission_of(&alert), alert }
         })
         .collect();
     Ok(render(&AlertsPage { c, rows, unread_only }))
