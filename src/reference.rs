@@ -277,3 +277,112 @@ mod tests {
         assert_eq!(normalize("ЁЛКИ"), "елки");
     }
 }
+
+// --- the cities themselves (global admins; issue 12 §Safe defaults) -----------------------------------------
+
+/// A city as the global admin's list shows it: active or not, with its other names.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct CityEntry {
+    /// Id.
+    pub id: CityId,
+    /// Canonical name.
+    pub name: String,
+    /// IANA time zone, e.g. `Europe/Moscow`.
+    pub timezone: String,
+    /// Other names the search finds it by ("Питер").
+    pub aliases: Vec<String>,
+    /// A deactivated city is no longer offered for new orders and masters; its orders keep it.
+    pub is_active: bool,
+}
+
+/// A new city.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+pub struct NewCity {
+    /// Name, 1–100 characters, unique.
+    #[serde(default)]
+    pub name: String,
+    /// IANA time zone name from the tz database, e.g. `Asia/Yekaterinburg`.
+    #[serde(default)]
+    pub timezone: String,
+    /// Other names, each 1–100 characters.
+    #[serde(default)]
+    pub aliases: Vec<String>,
+}
+
+/// Whether a city is offered for new orders and masters.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+pub struct CityActivity {
+    /// `false` deactivates, `true` reactivates (required).
+    #[serde(default)]
+    pub is_active: Option<bool>,
+}
+
+/// Every IANA zone name, for the time zone picker.
+pub fn zone_names() -> impl Iterator<Item = &'static str> {
+    chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name())
+}
+
+/// Every city, the inactive ones too (global admins only; the pickers use [`search_cities`]).
+pub fn all_cities(conn: &Connection, staff: &Staff) -> Result<Vec<CityEntry>> {
+    staff.require(&[StaffRole::GlobalAdmin])?;
+    let mut stmt = conn.prepare_cached("SELECT id, name, timezone, aliases, is_active FROM cities ORDER BY is_active DESC, name, id")?;
+    let rows = stmt.query_map([], city_entry)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+fn city_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<CityEntry> {
+    let aliases: String = r.get(3)?;
+    let aliases = aliases.split('|').filter(|a| !a.is_empty()).map(str::to_string).collect();
+    Ok(CityEntry { id: r.get(0)?, name: r.get(1)?, timezone: r.get(2)?, aliases, is_active: r.get(4)? })
+}
+
+/// Adds a city (global admins only): a new name, a zone of the tz database, optional aliases; one event row.
+pub fn create_city(conn: &Connection, now: DateTime<Utc>, staff: &Staff, input: &NewCity) -> Result<CityEntry> {
+    staff.require(&[StaffRole::GlobalAdmin])?;
+    let name = name_of("name", &input.name, 100)?;
+    let timezone = input.timezone.trim();
+    if timezone.parse::<chrono_tz::Tz>().is_err() {
+        return Err(invalid("timezone", "unknown"));
+    }
+    let mut aliases: Vec<String> = Vec::new();
+    for alias in input.aliases.iter().flat_map(|a| a.split([',', '|'])).filter(|a| !a.trim().is_empty()) {
+        let alias = name_of("aliases", alias, 100)?;
+        if !aliases.contains(&alias) && alias != name {
+            aliases.push(alias);
+        }
+    }
+    // SQLite's lower() knows only ASCII: "москва" is compared with "Москва" here, as the search does.
+    let wanted = normalize(&name);
+    let names: Vec<String> = conn.prepare_cached("SELECT name FROM cities")?.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+    if names.iter().any(|n| normalize(n) == wanted) {
+        return Err(invalid("name", "taken"));
+    }
+    conn.execute(
+        "INSERT INTO cities (name, timezone, aliases, is_active, created_at) VALUES (?1, ?2, ?3, 1, ?4)",
+        params![name, timezone, aliases.join("|"), ms(now)],
+    )?;
+    let city = CityEntry { id: conn.last_insert_rowid(), name, timezone: timezone.to_string(), aliases, is_active: true };
+    let detail = serde_json::json!({"staff_id": staff.id, "city_id": city.id, "name": city.name, "timezone": city.timezone,
+        "aliases": city.aliases.join(", "), "from": null, "to": "active"});
+    crate::events::record(conn, now, None, "staff", "city_created", detail)?;
+    Ok(city)
+}
+
+/// Deactivates or reactivates a city (global admins only); one event row with old → new when it changes.
+pub fn set_city_active(conn: &Connection, now: DateTime<Utc>, staff: &Staff, id: CityId, active: Option<bool>) -> Result<CityEntry> {
+    staff.require(&[StaffRole::GlobalAdmin])?;
+    let active = active.ok_or_else(|| invalid("is_active", "required"))?;
+    let city = conn
+        .query_row("SELECT id, name, timezone, aliases, is_active FROM cities WHERE id = ?1", [id], city_entry)
+        .optional()?
+        .ok_or(Error::NotFound { what: "city" })?;
+    if city.is_active == active {
+        return Ok(city);
+    }
+    conn.execute("UPDATE cities SET is_active = ?2 WHERE id = ?1", params![id, active])?;
+    let kind = if active { "city_reactivated" } else { "city_deactivated" };
+    let state = |on: bool| if on { "active" } else { "inactive" };
+    let detail = serde_json::json!({"staff_id": staff.id, "city_id": id, "name": city.name, "from": state(city.is_active), "to": state(active)});
+    crate::events::record(conn, now, None, "staff", kind, detail)?;
+    Ok(CityEntry { is_active: active, ..city })
+}

@@ -222,6 +222,17 @@ pub fn reset_password(conn: &Connection, now: DateTime<Utc>, actor: &Staff, id: 
     found(conn, id)
 }
 
+/// The roles and names (the login when no name is set) of the given staff members, for naming an actor by
+/// role ("Логист: Иванов").
+pub fn roles_and_names(conn: &Connection, ids: &[StaffId]) -> rusqlite::Result<std::collections::HashMap<StaffId, (StaffRole, String)>> {
+    let ids = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, role, CASE WHEN full_name = '' THEN login ELSE full_name END FROM staff_users WHERE id IN (SELECT value FROM json_each(?1))",
+    )?;
+    let rows = stmt.query_map([ids], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?;
+    rows.collect()
+}
+
 /// Names of staff members by id (the login when the name is empty), for pages that say who did what.
 pub fn names(conn: &Connection, ids: &[StaffId]) -> rusqlite::Result<std::collections::HashMap<StaffId, String>> {
     let ids = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());

@@ -74,6 +74,8 @@ fn policy(method: &str, path: &str) -> Option<Policy> {
         ("GET", "/settings" | "/staff") | ("PUT", "/settings" | "/staff/{id}/cities") | ("POST", "/staff" | "/staff/{id}/activate" | "/staff/{id}/deactivate") => {
             GlobalAdmin
         }
+        // Cities themselves: added, listed with the inactive ones, deactivated (issue 12).
+        ("POST", "/cities") | ("GET", "/cities/all") | ("PATCH", "/cities/{id}") => GlobalAdmin,
         ("GET" | "PUT", "/settings/requisites") | ("GET" | "PUT" | "DELETE", "/settings/requisites/qr") => GlobalAdmin,
         ("POST", "/cities/{id}/districts" | "/cities/{id}/streets" | "/invites" | "/invites/{id}/revoke") | ("GET", "/invites") => Admins,
         // Finance: global and city admins; logists none (decisions §B.20).

@@ -219,7 +219,7 @@ async fn invites_are_issued_with_a_one_time_link_listed_and_revoked() {
     assert_eq!(issued.status, StatusCode::OK);
     let (code, id): (String, i64) = (one(&app, "SELECT code FROM master_invites", []), one(&app, "SELECT id FROM master_invites", []));
     assert!(issued.has(&format!("{}/m/invite/", app.base)) && issued.has(&format!("id=\"invite-code\">{code}<")), "{}", issued.html);
-    assert!(issued.has("2026-03-11 12:00 (Europe/Moscow)"), "expiry on the city's clock: {}", issued.html);
+    assert!(issued.has("11.03.2026 12:00 (Europe/Moscow)"), "expiry on the city's clock: {}", issued.html);
 
     let list = moscow.get("/invites").await;
     assert!(list.has(&code) && list.has("для Петрова") && !list.has("/m/invite/"), "the link is never shown again");

@@ -143,7 +143,7 @@ async fn the_master_page_in_both_languages_his_feed_and_the_staff_card() {
     assert!(feed.has("Начислен реферальный бонус") && feed.has("уровень 1"), "{}", feed.html);
     master.cookies.push("fs_lang=en".into());
     let page = master.get("/m/referral").await;
-    for text in ["Referral program", "Rewards are virtual", "Share the invitation", "Level 1: 10 %", "310 ₽ (rewards: 1)"] {
+    for text in ["Referral program", "Rewards are virtual", "Share the invitation", "Level 1: 10 %", "310\u{a0}₽ (rewards: 1)"] {
         assert!(page.has(text), "{text}");
     }
     let raw_key = |html: &str| html.match_indices("referral.").any(|(i, _)| html[i + 9..].starts_with(|c: char| c.is_ascii_lowercase()));

@@ -12,7 +12,7 @@ use super::{ApiError, Body, Caller, ErrorBody, PathParam, QueryParams, StaffCall
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::domain::CityId;
-use crate::reference::{self, City, District, NewDistrict, NewStreet, Street, StreetMatch, Viewer};
+use crate::reference::{self, City, CityActivity, CityEntry, District, NewCity, NewDistrict, NewStreet, Street, StreetMatch, Viewer};
 use crate::slots::{self, SlotOption};
 
 /// A search text.
@@ -87,10 +87,40 @@ async fn get_slots(State(state): State<AppState>, caller: StaffCaller, PathParam
     read(&state, caller.lang, move |c, now| slots::for_city(c, &staff, city, now)).await.map(Json)
 }
 
+/// Every city, the deactivated ones too, with their aliases (global admins only).
+#[utoipa::path(get, path = "/api/v1/cities/all", tag = "reference",
+    responses((status = 200, body = Vec<CityEntry>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn get_all_cities(State(state): State<AppState>, caller: StaffCaller) -> Result<Json<Vec<CityEntry>>, ApiError> {
+    let staff = caller.staff;
+    read(&state, caller.lang, move |c, _| reference::all_cities(c, &staff)).await.map(Json)
+}
+
+/// Adds a city (global admins only): a unique name, an IANA time zone, optional aliases. Audited.
+#[utoipa::path(post, path = "/api/v1/cities", tag = "reference", request_body = NewCity,
+    responses((status = 201, body = CityEntry), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn post_city(State(state): State<AppState>, caller: StaffCaller, Body(input): Body<NewCity>) -> Result<(StatusCode, Json<CityEntry>), ApiError> {
+    let staff = caller.staff;
+    let city = write(&state, caller.lang, move |tx, now| reference::create_city(tx, now, &staff, &input)).await?;
+    Ok((StatusCode::CREATED, Json(city)))
+}
+
+/// Deactivates or reactivates a city (global admins only). A deactivated city leaves the pickers for new orders
+/// and masters; its orders keep it. Audited when it changes.
+#[utoipa::path(patch, path = "/api/v1/cities/{id}", tag = "reference", params(("id" = i64, Path, description = "City id")),
+    request_body = CityActivity,
+    responses((status = 200, body = CityEntry), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn patch_city(State(state): State<AppState>, caller: StaffCaller, PathParam(city): PathParam<CityId>, Body(input): Body<CityActivity>) -> Result<Json<CityEntry>, ApiError> {
+    let staff = caller.staff;
+    write(&state, caller.lang, move |tx, now| reference::set_city_active(tx, now, &staff, city, input.is_active)).await.map(Json)
+}
+
 /// The routes of this module.
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(get_cities))
+        .routes(routes!(get_cities, post_city))
+        .routes(routes!(get_all_cities))
+        .routes(routes!(patch_city))
         .routes(routes!(get_districts, post_district))
         .routes(routes!(get_streets, post_street))
         .routes(routes!(get_slots))

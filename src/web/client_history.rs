@@ -11,7 +11,6 @@ use serde::Deserialize;
 
 use super::{StaffPage, Tr, render};
 use crate::app::AppState;
-use crate::cities::local_time;
 use crate::clients::{self, ClientHistory};
 use crate::domain::{OrderId, OrderType};
 
@@ -42,12 +41,12 @@ pub fn rows(tr: Tr, history: &ClientHistory, except: Option<OrderId>) -> Vec<Cli
         .filter(|o| Some(o.id) != except)
         .map(|o| ClientRow {
             id: o.id,
-            date: local_time(o.created_at, &o.timezone, "%d.%m.%Y"),
+            date: tr.date(o.created_at, &o.timezone),
             status: tr.of("status.", o.status),
             status_class: o.status.as_str().to_lowercase(),
             category: tr.of("category.", o.category),
             master: o.master_name.clone().unwrap_or_else(|| tr.t("web.none")),
-            amount: if o.total_sum_kop > 0 { format!("{} ₽", super::rubles(o.total_sum_kop)) } else { tr.t("web.none") },
+            amount: if o.total_sum_kop > 0 { tr.money(o.total_sum_kop) } else { tr.t("web.none") },
             guarantee: if o.order_type == OrderType::Guarantee { Some(tr.t("client.is_guarantee")) } else { o.guarantee_order_id.map(|_| tr.t("client.has_guarantee")) },
             guarantee_id: o.guarantee_order_id,
         })

@@ -9,10 +9,8 @@ use axum::routing::get;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 
-use super::rubles;
 use super::{Chrome, StaffPage, Tr, WebError, page, render_with};
 use crate::app::AppState;
-use crate::cities::local_time;
 use crate::domain::{Category, OrderStatus, OrderType};
 use crate::error::{Error, invalid};
 use crate::queue::{self, ClosedList, QueueFilter, QueueRow, SearchBy, SearchQuery};
@@ -228,7 +226,7 @@ fn row(tr: Tr, order: &QueueRow, when: String) -> Row {
         master_id: order.master_id,
         client_name: order.client_name.clone(),
         client_phone: order.client_phone.clone(),
-        amount: if order.total_sum_kop > 0 { format!("{} ₽", rubles(order.total_sum_kop)) } else { tr.t("web.none") },
+        amount: if order.total_sum_kop > 0 { tr.money(order.total_sum_kop) } else { tr.t("web.none") },
     }
 }
 
@@ -295,7 +293,7 @@ fn headers(tr: Tr, view: View, query: &ListQuery, searching: bool, zone: Option<
 fn slot_text(tr: Tr, order: &QueueRow) -> String {
     match (order.timeslot_start, order.timeslot_end) {
         (Some(start), Some(end)) => {
-            format!("{}–{}", local_time(start, &order.timezone, "%d.%m %H:%M"), local_time(end, &order.timezone, "%H:%M"))
+            tr.window(start, end, &order.timezone)
         }
         _ => tr.t("web.none"),
     }
@@ -474,11 +472,11 @@ fn list(conn: &rusqlite::Connection, staff: &crate::staff::Staff, now: DateTime<
                     let zone = &closed.order.timezone;
                     let when = match (closed.warranty_until, closed.closed_at) {
                         (Some(until), _) => tr.t("lists.warranty_days").replace("{days}", &(until - now).num_days().max(0).to_string()),
-                        // The header says "Closed (zone)": the row gives the time only.
-                        (None, Some(at)) => local_time(at, zone, "%d.%m %H:%M"),
+                        // The header says "Closed (zone)": the row gives the date and time only.
+                        (None, Some(at)) => tr.date_time(at, zone),
                         (None, None) => tr.t("web.none"),
                     };
-                    Row { amount: format!("{} ₽", rubles(closed.amount_kop)), ..row(tr, &closed.order, when) }
+                    Row { amount: tr.money(closed.amount_kop), ..row(tr, &closed.order, when) }
                 })
                 .collect();
             Ok(Found::List { rows, page: found.page, pages: pages(found.total, found.per_page), total: found.total })

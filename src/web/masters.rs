@@ -179,7 +179,7 @@ impl CardPage {
     }
 
     fn time(&self, at: &chrono::DateTime<chrono::Utc>) -> String {
-        local_time(*at, &self.zone)
+        local_time(self.c.tr, *at, &self.zone)
     }
 
     /// An order's visit window on its city's clock, or "—".
@@ -339,7 +339,7 @@ struct InvitesPage {
 
 impl InvitesPage {
     fn time(&self, row: &InviteRow, at: &chrono::DateTime<chrono::Utc>) -> String {
-        local_time(*at, &row.zone)
+        local_time(self.c.tr, *at, &row.zone)
     }
 
     fn state_name(&self, state: &InviteState) -> String {
@@ -385,7 +385,9 @@ async fn invites_page(state: &AppState, who: &StaffPage, issued: Option<Issued>,
 }
 
 async fn get_invites(State(state): State<AppState>, who: StaffPage) -> Result<Response, WebError> {
-    Ok(render(&invites_page(&state, &who, None, InviteForm::default(), Refusal::default()).await?))
+    // A safe default: the inviter's own first city; a global admin bound to none chooses one himself.
+    let typed = InviteForm { city_id: who.staff.cities.first().map(ToString::to_string).unwrap_or_default(), ..InviteForm::default() };
+    Ok(render(&invites_page(&state, &who, None, typed, Refusal::default()).await?))
 }
 
 /// The link of an invite on this server, as the visitor reached it.
@@ -407,7 +409,7 @@ async fn post_invite(State(state): State<AppState>, who: StaffPage, headers: Hea
     .await;
     match outcome {
         Ok((invite, city, zone)) => {
-            let issued = Issued { link: invite_link(&headers, &invite.token), code: invite.code, city, expires: local_time(invite.expires_at, &zone) };
+            let issued = Issued { link: invite_link(&headers, &invite.token), code: invite.code, city, expires: local_time(who.tr, invite.expires_at, &zone) };
             Ok(render(&invites_page(&state, &who, Some(issued), InviteForm::default(), Refusal::default()).await?))
         }
         Err(error) if refuses_the_page(&error) && !matches!(error, Error::NotFound { what: "city" }) => Err(who.refused(error)),

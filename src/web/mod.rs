@@ -15,6 +15,7 @@ mod mobile;
 mod order_card;
 mod order_edit;
 mod order_form;
+pub mod words;
 
 use askama::Template;
 use axum::Router;

@@ -16,10 +16,10 @@ use rusqlite::Connection;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::words::{Names, Told, skip_text};
 use super::{Chrome, CsrfForm, StaffPage, Tr, WebError, act, done, page, render_with};
 use crate::app::AppState;
 use crate::auth::Principal;
-use crate::cities::local_time;
 use crate::domain::{MasterId, OfferState, OrderId, OrderStatus, OrderType, StaffId};
 use crate::engine::{self, AutoOutcome, ManualCandidate};
 use crate::error::Error;
@@ -59,7 +59,8 @@ struct CardData {
     /// The candidates push cannot reach (while push is on): an offer reaches them only with the app open.
     no_push: BTreeSet<MasterId>,
     masters: HashMap<MasterId, (String, String)>,
-    staff: HashMap<StaffId, String>,
+    /// The masters and staff members the history and the log name, with the staff's roles.
+    names: Names,
     warranty_days: i64,
     now: DateTime<Utc>,
     /// The order's commission, for admins (logists have no finance access, decisions §B.20).
@@ -68,23 +69,8 @@ struct CardData {
     notes: Vec<Note>,
     /// The client's orders in the caller's cities (this one included).
     client: ClientHistory,
-}
-
-/// Every master id an event's particulars mention.
-fn masters_in(detail: &Value, into: &mut BTreeSet<MasterId>) {
-    match detail {
-        Value::Object(map) => {
-            for (key, value) in map {
-                if key == "master_id" || key == "preferred_master_id" || key == "unassigned_master_id" {
-                    into.extend(value.as_i64());
-                } else {
-                    masters_in(value, into);
-                }
-            }
-        }
-        Value::Array(items) => items.iter().for_each(|v| masters_in(v, into)),
-        _ => {}
-    }
+    /// The viewer's language, for money and times (set once the page knows it).
+    tr: Tr,
 }
 
 fn read_card(conn: &Connection, staff: &Staff, now: DateTime<Utc>, id: OrderId, push_on: bool) -> Result<CardData, Error> {
@@ -105,17 +91,18 @@ fn read_card(conn: &Connection, staff: &Staff, now: DateTime<Utc>, id: OrderId, 
     master_ids.extend(card.order.preferred_master_id);
     master_ids.extend(card.offers.iter().map(|o| o.master_id));
     master_ids.extend(card.history.iter().filter_map(|h| h.master_id));
-    card.events.iter().for_each(|e| masters_in(&e.detail, &mut master_ids));
-    let mut staff_ids: BTreeSet<StaffId> = card.history.iter().filter_map(|h| h.staff_id).collect();
-    staff_ids.extend(card.events.iter().filter_map(|e| e.detail.get("staff_id").and_then(Value::as_i64)));
+    let mut names = Names::of_events(conn, card.events.iter().map(|e| &e.detail))?;
+    let staff_ids: BTreeSet<StaffId> = card.history.iter().filter_map(|h| h.staff_id).filter(|id| !names.staff.contains_key(id)).collect();
+    names.staff.extend(crate::staff::roles_and_names(conn, &staff_ids.into_iter().collect::<Vec<_>>())?);
+    master_ids.extend(names.masters.keys().copied());
     let masters = crate::masters::contacts(conn, &master_ids.into_iter().collect::<Vec<_>>())?;
-    let staff_names = crate::staff::names(conn, &staff_ids.into_iter().collect::<Vec<_>>())?;
+    names.masters.extend(masters.iter().map(|(id, (name, _))| (*id, name.clone())));
     let warranty_days = Settings::load(conn)?.warranty_days;
     let admin = matches!(staff.role, crate::domain::StaffRole::GlobalAdmin | crate::domain::StaffRole::CityAdmin);
     let commission = if admin { crate::money::commissions::of_order(conn, id)? } else { None };
     let notes = order_notes::list(conn, staff, id)?;
     let client = clients::history(conn, staff, &card.order.client_phone)?;
-    Ok(CardData { card, closed_at, attachments, close_note, candidates, no_push, masters, staff: staff_names, warranty_days, now, commission, notes, client })
+    Ok(CardData { card, closed_at, attachments, close_note, candidates, no_push, masters, names, warranty_days, now, commission, notes, client, tr: Tr(crate::i18n::Lang::Ru) })
 }
 
 /// "Assign" (auto, offer, direct) is offered only for these statuses (decisions §B.28).
@@ -162,8 +149,8 @@ struct CardPage {
 /// One status-history line, ready to show.
 struct HistoryRow {
     at: String,
-    from: Option<OrderStatus>,
-    to: OrderStatus,
+    /// The status change (`Searching → Assigned`) or, when the status stays, what happened.
+    change: String,
     actor: String,
     reason: String,
     /// The fields an edit changed.
@@ -192,9 +179,8 @@ impl OfferRow {
 /// One event, ready to show.
 struct EventRow {
     at: String,
-    source: String,
-    kind: String,
-    details: Vec<(String, String)>,
+    actor: String,
+    sentence: String,
 }
 
 /// One changed field of an edit, ready to show.
@@ -209,27 +195,14 @@ fn known(tr: Tr, key: &str) -> Option<String> {
     catalog(tr.0).get(key).cloned()
 }
 
-/// A skip code of the candidate filter (`not_on_shift`, `at_limit_2/5`, `on_break_until_…Z`) in words.
-fn skip_text(tr: Tr, code: &str, tz: &str) -> String {
-    if let Some(until) = code.strip_prefix("on_break_until_") {
-        let until = DateTime::parse_from_rfc3339(until).map(|t| local_time(t.with_timezone(&Utc), tz, "%H:%M")).unwrap_or_else(|_| until.into());
-        return tr.t("card.skip.on_break_until").replace("{until}", &until);
-    }
-    if let Some(load) = code.strip_prefix("at_limit_") {
-        return tr.t("card.skip.at_limit").replace("{load}", load);
-    }
-    known(tr, &format!("card.skip.{code}")).unwrap_or_else(|| code.to_string())
-}
-
-
 impl CardData {
     fn tz(&self) -> &str {
         &self.card.order.timezone
     }
 
-    /// A time on the order's city clock, `dd.mm.yyyy HH:MM`.
+    /// A time on the order's city clock, in the one format of the viewer's language.
     fn time(&self, at: &DateTime<Utc>) -> String {
-        local_time(*at, self.tz(), "%d.%m.%Y %H:%M")
+        self.tr.date_time(*at, self.tz())
     }
 
     /// A time on the order's city clock with the zone named.
@@ -241,8 +214,8 @@ impl CardData {
     fn slot(&self) -> Option<String> {
         let order = &self.card.order;
         let start = order.timeslot_start?;
-        let end = order.timeslot_end.map(|e| local_time(e, self.tz(), "–%H:%M")).unwrap_or_default();
-        Some(format!("{}{end} ({})", self.time(&start), self.tz()))
+        let window = order.timeslot_end.map_or_else(|| self.time(&start), |end| self.tr.window(start, end, self.tz()));
+        Some(format!("{window} ({})", self.tz()))
     }
 
     fn master_name(&self, id: &MasterId) -> String {
@@ -251,10 +224,6 @@ impl CardData {
 
     fn master_phone(&self, id: &MasterId) -> Option<String> {
         self.masters.get(id).map(|(_, phone)| phone.clone())
-    }
-
-    fn staff_name(&self, id: &StaffId) -> String {
-        self.staff.get(id).cloned().unwrap_or_else(|| format!("#{id}"))
     }
 
     /// Street, house, apartment: what a master needs to find the door.
@@ -267,8 +236,8 @@ impl CardData {
         parts.join(", ")
     }
 
-    fn rubles(&self, kop: &i64) -> String {
-        format!("{}.{:02}", kop / 100, kop % 100)
+    fn money(&self, kop: &i64) -> String {
+        self.tr.money(*kop)
     }
 
     fn can_assign(&self) -> bool {
@@ -318,16 +287,25 @@ impl CardData {
             .rev()
             .map(|h| {
                 let actor = match (h.actor_type, h.staff_id, h.master_id) {
-                    (_, Some(staff), _) => format!("{}: {}", tr.t("card.actor.staff"), self.staff_name(&staff)),
-                    (_, _, Some(master)) => format!("{}: {}", tr.t("card.actor.master"), self.master_name(&master)),
-                    (ActorType::AutoDistribution, _, _) => tr.t("card.actor.auto"),
-                    _ => tr.t("card.actor.system"),
+                    (_, Some(staff), _) => self.names.staff_actor(*tr, staff),
+                    (_, _, Some(master)) => self.names.master_actor(*tr, master),
+                    (ActorType::AutoDistribution, _, _) => tr.t("actor.auto"),
+                    _ => tr.t("actor.system"),
                 };
-                let reason = known(*tr, &format!("card.reason.{}", h.reason)).unwrap_or_else(|| h.reason.clone());
+                let mut reason = known(*tr, &format!("card.reason.{}", h.reason)).unwrap_or_else(|| tr.t("event.unknown"));
                 let changes: Vec<ChangeRow> = h.context.get("changes").and_then(Value::as_array).map(|all| all.iter().map(|c| self.change(*tr, c)).collect()).unwrap_or_default();
-                // An edit keeps the status: its row names the status once and lists the changes.
-                let from = h.from_status.filter(|_| changes.is_empty());
-                HistoryRow { at: self.time(&h.at), from, to: h.to_status, actor, reason, changes }
+                // A row that keeps the status (an escalation, an edit) is its own line, not "Searching → Searching".
+                let change = if h.from_status == Some(h.to_status) {
+                    let line = known(*tr, &format!("history.{}", h.reason)).unwrap_or_else(|| reason.clone());
+                    reason = h.context.get("reason").and_then(Value::as_str).map(|code| tr.of("board.reason.", code)).unwrap_or_default();
+                    line
+                } else {
+                    match h.from_status {
+                        Some(from) => format!("{} → {}", tr.of("status.", from), tr.of("status.", h.to_status)),
+                        None => tr.of("status.", h.to_status),
+                    }
+                };
+                HistoryRow { at: self.time(&h.at), change, actor, reason, changes }
             })
             .collect()
     }
@@ -341,7 +319,7 @@ impl CardData {
             ("slot", Some(slot)) => {
                 let time = |key: &str| slot.get(key).and_then(Value::as_str).and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc));
                 match (time("start"), time("end")) {
-                    (Some(start), Some(end)) => format!("{}–{}", self.time(&start), local_time(end, self.tz(), "%H:%M")),
+                    (Some(start), Some(end)) => self.tr.window(start, end, self.tz()),
                     _ => tr.t("web.none"),
                 }
             }
@@ -386,49 +364,9 @@ impl CardData {
             .events
             .iter()
             .rev()
-            .map(|e| EventRow {
-                at: self.time(&e.at),
-                source: known(*tr, &format!("card.source.{}", e.source)).unwrap_or_else(|| e.source.clone()),
-                kind: known(*tr, &format!("card.event.{}", e.kind)).unwrap_or_else(|| e.kind.clone()),
-                details: self.details(*tr, &e.detail),
-            })
-            .collect()
-    }
-
-    /// An event's particulars as labelled values: masters and staff by name, times on the city clock,
-    /// skip codes and escalation reasons in words.
-    fn details(&self, tr: Tr, detail: &Value) -> Vec<(String, String)> {
-        let Value::Object(map) = detail else { return Vec::new() };
-        map.iter()
-            .map(|(key, value)| {
-                let label = known(tr, &format!("card.detail.{key}")).unwrap_or_else(|| key.clone());
-                let text = match (key.as_str(), value) {
-                    ("master_id" | "preferred_master_id" | "unassigned_master_id", Value::Number(n)) => {
-                        n.as_i64().map_or_else(|| n.to_string(), |id| self.master_name(&id))
-                    }
-                    ("staff_id", Value::Number(n)) => n.as_i64().map_or_else(|| n.to_string(), |id| self.staff_name(&id)),
-                    ("reasons", Value::Array(codes)) => {
-                        codes.iter().filter_map(Value::as_str).map(|c| skip_text(tr, c, self.tz())).collect::<Vec<_>>().join("; ")
-                    }
-                    ("reason", Value::String(code)) => known(tr, &format!("board.reason.{code}")).unwrap_or_else(|| code.clone()),
-                    ("to", Value::String(status)) => tr.of("status.", status),
-                    ("fields", Value::Array(fields)) => {
-                        fields.iter().filter_map(Value::as_str).map(|f| tr.of("edit.field.", f)).collect::<Vec<_>>().join(", ")
-                    }
-                    ("until" | "target", Value::String(at)) => DateTime::parse_from_rfc3339(at)
-                        .map(|t| self.time(&t.with_timezone(&Utc)))
-                        .unwrap_or_else(|_| at.clone()),
-                    ("top", Value::Array(ranked)) => ranked
-                        .iter()
-                        .filter_map(|r| r.get("master_id").and_then(Value::as_i64))
-                        .map(|id| self.master_name(&id))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    (_, Value::Bool(yes)) => tr.t(if *yes { "web.yes" } else { "web.no" }),
-                    (_, Value::String(text)) => text.clone(),
-                    (_, other) => other.to_string(),
-                };
-                (label, text)
+            .map(|e| {
+                let told = Told { source: &e.source, kind: &e.kind, detail: &e.detail };
+                EventRow { at: self.time(&e.at), actor: told.actor(*tr, &self.names), sentence: told.sentence(*tr, &self.names, self.tz()) }
             })
             .collect()
     }
@@ -446,7 +384,8 @@ async fn show(state: &AppState, who: &StaffPage, id: OrderId, status: StatusCode
 
 async fn show_with_note(state: &AppState, who: &StaffPage, id: OrderId, status: StatusCode, problem: Option<Problem>, cancel: CancelField, note: CancelField) -> Result<Response, WebError> {
     let push_on = state.config.push_contact.is_some();
-    let (c, v) = page(state, who, "orders", move |conn, staff, now| read_card(conn, staff, now, id, push_on)).await?;
+    let (c, mut v) = page(state, who, "orders", move |conn, staff, now| read_card(conn, staff, now, id, push_on)).await?;
+    v.tr = c.tr;
     Ok(render_with(status, &CardPage { c, v, problem, cancel, note }))
 }
 

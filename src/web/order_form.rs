@@ -98,8 +98,8 @@ impl Draft {
     }
 
     /// The rule's input; `street` is what [`resolve_street`] made of the street field. A full order needs
-    /// its description; a quick one needs its district and gets the description of §2.4.
-    fn new_order(&self, street: &Street, quick_description: impl FnOnce(Category) -> String) -> Result<NewOrder, Error> {
+    /// its description; a quick one needs its district and stores none (§2.4: the pages tell its category).
+    fn new_order(&self, street: &Street) -> Result<NewOrder, Error> {
         let city_id = self.city().ok_or_else(|| invalid("city_id", "required"))?;
         let optional = |raw: &str| Some(raw.to_string()).filter(|v| !v.trim().is_empty());
         // "none" is the full form's explicit "no district"; an unset select is refused where the city has
@@ -148,7 +148,8 @@ impl Draft {
             input.apartment = None;
             input.address_comment = None;
             input.client_name = None;
-            input.description = category.map(quick_description);
+            // The choice is stored, not a text: the pages say "a master call in <category>" in the viewer's language.
+            input.description = None;
         }
         Ok(input)
     }
@@ -410,8 +411,7 @@ async fn post_form(State(state): State<AppState>, who: StaffPage, req: Request) 
         Ok(street) => street,
         Err((error, matches)) => return show(&state, &who, draft, Some(error), matches, sent_files).await,
     };
-    let text_lang = super::Tr(state.config.language);
-    let input = match draft.new_order(&street, |category| text_lang.t("order_form.quick_description").replace("{category}", &text_lang.of("category.", category))) {
+    let input = match draft.new_order(&street) {
         Ok(input) => input,
         Err(error) => return show(&state, &who, draft, Some(error), Vec::new(), sent_files).await,
     };

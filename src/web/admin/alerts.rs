@@ -18,6 +18,7 @@ use crate::domain::{CityId, StaffRole};
 use crate::events::{self, CityEvent, RECENT_MAX, SOURCES};
 use crate::i18n::catalog;
 use crate::reference::{self, City, Viewer};
+use crate::web::words::{Names, Told};
 use crate::web::{Chrome, CsrfForm, StaffPage, WebError, act, done, page, render};
 
 pub fn routes() -> Router<AppState> {
@@ -85,7 +86,7 @@ fn details(tr: crate::web::Tr, alert: &AlertView) -> String {
         if let (Some(name), Some(master)) = (alert.payload.get("master_name").and_then(|n| n.as_str()), money("master_id")) {
             parts.push(format!("{} {name} (#{master})", tr.t("money.master")));
         }
-        parts.extend(money("amount_kop").map(|kop| format!("{} ₽", crate::web::rubles(kop))));
+        parts.extend(money("amount_kop").map(|kop| tr.money(kop)));
     }
     parts.join(" · ")
 }
@@ -106,7 +107,7 @@ async fn get_alerts(State(state): State<AppState>, who: StaffPage, Query(query):
         .into_iter()
         .map(|alert| {
             let (city, zone) = place(&cities, alert.city_id, fallback);
-            AlertRow { city, time: local_time(alert.created_at, &zone), details: details(c.tr, &alert), commission: commission_of(&alert), alert }
+            AlertRow { city, time: local_time(c.tr, alert.created_at, &zone), details: details(c.tr, &alert), commission: commission_of(&alert), alert }
         })
         .collect();
     Ok(render(&AlertsPage { c, rows, unread_only }))
@@ -127,12 +128,15 @@ async fn post_read_all(State(state): State<AppState>, who: StaffPage, CsrfForm(_
 
 // --- the live event log ---------------------------------------------------------------------------------------
 
-/// An event with its texts.
+/// An event told in words.
 struct EventRow {
     entry: CityEvent,
     city: String,
+    /// The city's time zone, named once in the row's hint.
+    zone: String,
     time: String,
-    detail: String,
+    actor: String,
+    sentence: String,
 }
 
 #[derive(Template)]
@@ -154,16 +158,21 @@ async fn get_events(State(state): State<AppState>, who: StaffPage, Query(query):
     // An unknown source is ignored (the whole log), as a filter left empty.
     let source = query.source.filter(|s| SOURCES.contains(&s.as_str()));
     let wanted = source.clone();
-    let (c, (log, cities)) = page(&state, &who, "events", move |conn, staff, _| {
-        Ok((events::recent(conn, staff, wanted.as_deref(), RECENT_MAX)?, city_map(reference::search_cities(conn, Viewer::Staff(staff), "")?)))
+    let (c, (log, cities, names)) = page(&state, &who, "events", move |conn, staff, _| {
+        let log = events::recent(conn, staff, wanted.as_deref(), RECENT_MAX)?;
+        let names = Names::of_events(conn, log.iter().map(|e| &e.event.detail))?;
+        Ok((log, city_map(reference::search_cities(conn, Viewer::Staff(staff), "")?), names))
     })
     .await?;
     let fallback = state.config.timezone.name();
+    let tr = c.tr;
     let rows = log
         .into_iter()
         .map(|entry| {
             let (city, zone) = place(&cities, entry.city_id, fallback);
-            EventRow { city, time: local_time(entry.event.at, &zone), detail: entry.event.detail.to_string(), entry }
+            let told = Told { source: &entry.event.source, kind: &entry.event.kind, detail: &entry.event.detail };
+            let (actor, sentence) = (told.actor(tr, &names), told.sentence(tr, &names, &zone));
+            EventRow { city, time: tr.date_time(entry.event.at, &zone), zone, actor, sentence, entry }
         })
         .collect();
     let can_clear = who.staff.role == StaffRole::GlobalAdmin;

@@ -8,18 +8,19 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use super::{Refusal, local_time, refuses_the_page};
+use super::{Refusal, refuses_the_page};
 use crate::app::AppState;
 use crate::domain::{CityId, DistrictId, StaffRole};
 use crate::error::{Error, invalid};
-use crate::reference::{self, City, District, NewDistrict, NewStreet, Street, Viewer};
+use crate::reference::{self, City, CityEntry, District, NewCity, NewDistrict, NewStreet, Street, Viewer};
 use crate::web::{Chrome, CsrfForm, StaffPage, WebError, act, done, page, render, render_with};
 
 const ADMINS: [StaffRole; 2] = [StaffRole::GlobalAdmin, StaffRole::CityAdmin];
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/cities", get(get_cities))
+        .route("/cities", get(get_cities).post(post_city))
+        .route("/cities/{id}/active", post(post_active))
         .route("/cities/{id}", get(get_city))
         .route("/cities/{id}/districts", post(post_district))
         .route("/cities/{id}/districts/{district}", post(post_rename))
@@ -28,7 +29,7 @@ pub fn routes() -> Router<AppState> {
 
 /// A city with its clock now.
 struct CityRow {
-    city: City,
+    city: CityEntry,
     now: String,
 }
 
@@ -37,13 +38,73 @@ struct CityRow {
 struct CitiesPage {
     c: Chrome,
     rows: Vec<CityRow>,
+    /// A global admin adds, deactivates and reactivates cities.
+    manages: bool,
+    /// The add form as typed, when refused.
+    typed: CityForm,
+    refusal: Refusal,
+}
+
+impl CitiesPage {
+    fn zones(&self) -> impl Iterator<Item = &'static str> {
+        reference::zone_names()
+    }
+}
+
+/// The add-a-city form.
+#[derive(Debug, Default, Clone, Deserialize)]
+struct CityForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    timezone: String,
+    #[serde(default)]
+    aliases: String,
+}
+
+async fn cities_page(state: &AppState, who: &StaffPage, typed: CityForm, refusal: Refusal) -> Result<CitiesPage, WebError> {
+    who.require(&ADMINS)?;
+    let manages = who.staff.role == StaffRole::GlobalAdmin;
+    let (c, (cities, now)) = page(state, who, "cities", move |conn, staff, now| {
+        let cities = if manages {
+            reference::all_cities(conn, staff)?
+        } else {
+            let visible = reference::search_cities(conn, Viewer::Staff(staff), "")?;
+            visible.into_iter().map(|c| CityEntry { id: c.id, name: c.name, timezone: c.timezone, aliases: Vec::new(), is_active: true }).collect()
+        };
+        Ok((cities, now))
+    })
+    .await?;
+    let rows = cities.into_iter().map(|city| CityRow { now: c.tr.date_time(now, &city.timezone), city }).collect();
+    Ok(CitiesPage { c, rows, manages, typed, refusal })
 }
 
 async fn get_cities(State(state): State<AppState>, who: StaffPage) -> Result<Response, WebError> {
-    who.require(&ADMINS)?;
-    let (c, (cities, now)) = page(&state, &who, "cities", |conn, staff, now| Ok((reference::search_cities(conn, Viewer::Staff(staff), "")?, now))).await?;
-    let rows = cities.into_iter().map(|city| CityRow { now: local_time(now, &city.timezone), city }).collect();
-    Ok(render(&CitiesPage { c, rows }))
+    Ok(render(&cities_page(&state, &who, CityForm::default(), Refusal::default()).await?))
+}
+
+async fn post_city(State(state): State<AppState>, who: StaffPage, CsrfForm(form): CsrfForm<CityForm>) -> Result<Response, WebError> {
+    let input = NewCity { name: form.name.clone(), timezone: form.timezone.clone(), aliases: vec![form.aliases.clone()] };
+    match act(&state, &who, move |tx, staff, now| reference::create_city(tx, now, staff, &input)).await {
+        Ok(_) => Ok(done("/cities", "city_added")),
+        Err(error) if refuses_the_page(&error) => Err(who.refused(error)),
+        Err(error) => {
+            let page = cities_page(&state, &who, form, Refusal::of("city", &error, who.tr.0)).await?;
+            Ok(render_with(crate::api::status_of(&error), &page))
+        }
+    }
+}
+
+/// The deactivate / reactivate button.
+#[derive(Debug, Deserialize)]
+struct ActiveForm {
+    is_active: bool,
+}
+
+async fn post_active(State(state): State<AppState>, who: StaffPage, Path(id): Path<CityId>, CsrfForm(form): CsrfForm<ActiveForm>) -> Result<Response, WebError> {
+    let active = form.is_active;
+    act(&state, &who, move |tx, staff, now| reference::set_city_active(tx, now, staff, id, Some(active))).await.map_err(|e| who.refused(e))?;
+    Ok(done("/cities", if active { "city_reactivated" } else { "city_deactivated" }))
 }
 
 /// What the city page's forms carry.

@@ -61,11 +61,11 @@ struct ListPage {
 
 impl ListPage {
     fn rubles(&self, kop: &i64) -> String {
-        format_rubles(*kop)
+        self.c.tr.money(*kop)
     }
 
     fn time(&self, at: &DateTime<Utc>) -> String {
-        local_time(*at, &self.zone)
+        local_time(self.c.tr, *at, &self.zone)
     }
 
     /// The list's address for `status` with the filters kept.
@@ -174,15 +174,15 @@ struct BulkPage {
 
 impl BulkPage {
     fn rubles(&self, kop: &i64) -> String {
-        format_rubles(*kop)
+        self.c.tr.money(*kop)
     }
 
     fn time(&self, at: &DateTime<Utc>) -> String {
-        local_time(*at, &self.zone)
+        local_time(self.c.tr, *at, &self.zone)
     }
 
     fn total(&self) -> String {
-        format_rubles(self.candidates.iter().map(|c| c.amount_kop).sum())
+        self.c.tr.money(self.candidates.iter().map(|c| c.amount_kop).sum())
     }
 
     fn statuses_text(&self) -> String {
@@ -236,11 +236,11 @@ impl CardPage {
     }
 
     fn rubles(&self, kop: &i64) -> String {
-        format_rubles(*kop)
+        self.c.tr.money(*kop)
     }
 
     fn time(&self, at: &DateTime<Utc>) -> String {
-        local_time(*at, &self.zone)
+        local_time(self.c.tr, *at, &self.zone)
     }
 
     /// Approve is offered until approved; reject only for WAIT_PAY and REPORTED (product.md §4.4).
@@ -264,7 +264,7 @@ impl CardPage {
     /// An event's line: who (staff login or "master"), old → new status, and the amounts or reason.
     fn event_line(&self, e: &StoredEvent) -> String {
         let text = |key: &str| e.detail.get(key).and_then(|v| v.as_str()).map(str::to_string);
-        let kop = |key: &str| e.detail.get(key).and_then(serde_json::Value::as_i64).map(|k| format!("{} ₽", format_rubles(k)));
+        let kop = |key: &str| e.detail.get(key).and_then(serde_json::Value::as_i64).map(|k| self.c.tr.money(k));
         let tr = self.c.tr;
         let who = text("staff").unwrap_or_else(|| tr.of("event_source.", &e.source));
         let from = text("from").map(|f| tr.of("commission_status.", f));

@@ -20,9 +20,10 @@ pub fn routes() -> Router<AppState> {
     Router::new().merge(staff::routes()).merge(settings::routes()).merge(alerts::routes()).merge(cities::routes()).merge(finance::routes()).merge(receipts::routes())
 }
 
-/// An instant on the clock of `zone` (an IANA name), with the zone named: `2026-03-10 14:05 (Europe/Moscow)`.
-pub fn local_time(at: DateTime<Utc>, zone: &str) -> String {
-    format!("{} ({})", crate::cities::local_time(at, zone, "%Y-%m-%d %H:%M"), crate::cities::parse_zone(zone).name())
+/// An instant on the clock of `zone` (an IANA name) in the one format of the language, with the zone named:
+/// `10.03.2026 14:05 (Europe/Moscow)`.
+pub fn local_time(tr: crate::web::Tr, at: DateTime<Utc>, zone: &str) -> String {
+    format!("{} ({})", tr.date_time(at, zone), crate::cities::parse_zone(zone).name())
 }
 
 /// Whether a refusal is about the page as a whole (who may see or do it, or a failure) rather than about

@@ -89,7 +89,7 @@ async fn staff_page(state: &AppState, who: &StaffPage, typed: Pairs, refusal: Re
         .into_iter()
         .map(|view| Member {
             city_names: view.cities.iter().filter_map(|id| cities.iter().find(|c| c.id == *id)).map(|c| c.name.as_str()).collect::<Vec<_>>().join(", "),
-            created: local_time(view.created_at, zone),
+            created: local_time(c.tr, view.created_at, zone),
             is_me: view.id == who.staff.id,
             view,
         })

@@ -12,7 +12,7 @@ use axum::routing::get;
 use super::{Bar, MasterPage, MobileError, act, local, page};
 use crate::app::AppState;
 use crate::money::referrals::{self, Referral};
-use crate::web::{Tr, render, rubles};
+use crate::web::{Tr, render};
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/m/referral", get(get_referral))
@@ -41,7 +41,7 @@ impl ReferralPage {
     }
 
     fn money(&self, kop: &i64) -> String {
-        format!("{} ₽", rubles(*kop))
+        self.tr.money(*kop)
     }
 
     fn when(&self, at: &chrono::DateTime<chrono::Utc>) -> String {
