@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::db::{Db, at, ms};
 use crate::domain::{MasterId, OfferId, OfferState, OrderId, OrderStatus};
-use crate::engine::candidates::{self, Need};
+use crate::engine::candidates;
 use crate::engine::escalation;
 use crate::error::{Error, Result};
 use crate::events;
@@ -441,7 +441,7 @@ pub fn manual_offer(
     }
     let settings = Settings::load(conn)?;
     let snapshot = candidates::master(conn, master, now, &settings)?.ok_or(Error::NotFound { what: "master" })?;
-    let need = Need { city_id: order.city_id, district_id: order.district_id, category: order.category, excluded: Default::default() };
+    let need = candidates::staff_need_of(conn, &order, now, &settings)?;
     orders::check_staff_pick(&candidates::diagnose(&snapshot, &need, now), force)?;
     if order.status == OrderStatus::Deferred {
         orders::wake(conn, now, &order, "manual_offer_on_deferred", Actor::Staff(staff.id))?;

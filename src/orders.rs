@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::cities;
 use crate::db::{at, ms};
 use crate::domain::{ActorType, Category, CityId, DistrictId, MasterId, OrderId, OrderStatus, OrderType, StaffId};
-use crate::engine::candidates::{self, Need};
+use crate::engine::candidates;
 use crate::error::{Error, Result, check_length, invalid};
 use crate::events;
 use crate::metrics;
@@ -810,7 +810,7 @@ pub fn assign_directly(
     }
     let settings = Settings::load(conn)?;
     let master = candidates::master(conn, master_id, now, &settings)?.ok_or(Error::NotFound { what: "master" })?;
-    let need = Need { city_id: order.city_id, district_id: order.district_id, category: order.category, excluded: Default::default() };
+    let need = candidates::staff_need_of(conn, &order, now, &settings)?;
     check_staff_pick(&candidates::diagnose(&master, &need, now), force)?;
     let changed = conn.execute(
         "UPDATE orders SET status = 'ASSIGNED', assigned_master_id = ?2, version = version + 1, updated_at = ?3

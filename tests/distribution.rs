@@ -411,6 +411,12 @@ fn nobody_in_the_district_falls_back_to_the_whole_city() {
     assert_eq!(sent_to(&report, o), Some(m));
     let found = w.events(o, "candidates_found");
     assert_eq!(found[0]["citywide"], true);
+    // Staff see and may pick the same master the tick found: the list widens as the tick did.
+    let list = w.write(|tx| engine::manual_candidates(tx, t0(), &w.admin, o)).unwrap();
+    assert_eq!(list.iter().map(|c| c.master_id).collect::<Vec<_>>(), vec![m]);
+    let other = w.order(t0(), d2);
+    w.write(|tx| fieldservice::orders::assign_directly(tx, t0(), &w.admin, other, m, false)).unwrap();
+    assert_eq!(w.assigned(other), Some(m));
 }
 
 #[test]

@@ -112,6 +112,25 @@ pub struct Need {
     pub excluded: HashSet<MasterId>,
 }
 
+/// What staff pick masters against (decisions D-16): the order's district, widened to the whole city when the
+/// citywide fallback is on and nobody of the district could take it even with "assign anyway" — the widening
+/// the tick applies, so the candidate list never says "nobody" while the tick offers someone.
+pub fn staff_need(pool: &[MasterSnapshot], need: Need, now: DateTime<Utc>, citywide_fallback: bool) -> Need {
+    let fits = |m: &MasterSnapshot| diagnose(m, &need, now).iter().all(|r| r.is_availability() || *r == Skip::AlreadyOffered);
+    if need.district_id.is_none() || !citywide_fallback || pool.iter().any(fits) {
+        need
+    } else {
+        Need { district_id: None, ..need }
+    }
+}
+
+/// The [`staff_need`] of one order, from its city's pool.
+pub fn staff_need_of(conn: &Connection, order: &crate::orders::Order, now: DateTime<Utc>, settings: &Settings) -> rusqlite::Result<Need> {
+    let pool = city_pool(conn, order.city_id, now, settings)?;
+    let need = Need { city_id: order.city_id, district_id: order.district_id, category: order.category, excluded: Default::default() };
+    Ok(staff_need(&pool, need, now, settings.citywide_fallback))
+}
+
 /// Every reason `master` cannot take the order now, in the order of §6.4; empty = eligible.
 pub fn diagnose(master: &MasterSnapshot, need: &Need, now: DateTime<Utc>) -> Vec<Skip> {
     let mut reasons = Vec::new();

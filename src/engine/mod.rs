@@ -615,7 +615,7 @@ pub fn manual_candidates(conn: &Connection, now: DateTime<Utc>, staff: &Staff, i
         Gate::Closed | Gate::OfferOut | Gate::Escalate(_) => Vec::new(),
     };
     let excluded = candidates::excluded(conn, order.id, order.dist_cycle)?;
-    let need = Need { city_id: order.city_id, district_id: order.district_id, category: order.category, excluded };
+    let need = candidates::staff_need(&pool, Need { city_id: order.city_id, district_id: order.district_id, category: order.category, excluded }, now, settings.citywide_fallback);
     let mut list = Vec::new();
     for master in pool {
         let reasons = candidates::diagnose(&master, &need, now);
