@@ -408,7 +408,7 @@ async fn closing_asks_the_amount_and_the_act_and_a_refused_close_keeps_what_was_
     assert_eq!(stored_files(&app), 3);
     let file: i64 = scalar(&app, "SELECT id FROM attachments WHERE entity_type = 'ORDER' AND entity_id = 8 AND document_type = 'act'");
     let card = master.get("/m/orders/8?ok=m_closed").await;
-    assert!(card.has("Заказ закрыт") && card.has("4\u{a0}500 ₽") && card.has(&format!("/m/orders/8/files/{file}")), "{}", card.html);
+    assert!(card.has("Заказ закрыт") && card.has("4\u{a0}500\u{a0}₽") && card.has(&format!("/m/orders/8/files/{file}")), "{}", card.html);
     assert_eq!(master.get(&format!("/m/orders/8/files/{file}")).await.status, StatusCode::OK, "his own act");
     assert_eq!(stranger.get(&format!("/m/orders/8/files/{file}")).await.status, StatusCode::NOT_FOUND, "never another master's file");
 }

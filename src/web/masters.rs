@@ -35,11 +35,6 @@ pub fn routes() -> Router<AppState> {
         .route("/invites/{id}/revoke", post(post_revoke))
 }
 
-/// Money in roubles from kopecks: `3 500 ₽`, `4 999,50 ₽`.
-fn roubles(kop: i64) -> String {
-    format!("{} ₽", super::rubles(kop))
-}
-
 // --- the lists ------------------------------------------------------------------------------------------------
 
 /// The list's query as typed; anything unknown is ignored rather than refused.
@@ -123,7 +118,7 @@ async fn get_masters(State(state): State<AppState>, who: StaffPage, Query(query)
         .into_iter()
         .map(|master| Row {
             skills: master.skills.iter().map(|s| tr.of("category.", s.as_str())).collect::<Vec<_>>().join(", "),
-            avg_check: roubles(master.avg_check_kop),
+            avg_check: tr.money(master.avg_check_kop),
             master,
         })
         .collect();
@@ -175,7 +170,7 @@ struct CardPage {
 impl CardPage {
     /// Kopecks as `3 500 ₽` (the money block).
     fn kop(&self, kop: &i64) -> String {
-        roubles(*kop)
+        self.c.tr.money(*kop)
     }
 
     fn time(&self, at: &chrono::DateTime<chrono::Utc>) -> String {
@@ -185,7 +180,7 @@ impl CardPage {
     /// An order's visit window on its city's clock, or "—".
     fn slot(&self, order: &QueueRow) -> String {
         match (order.timeslot_start, order.timeslot_end) {
-            (Some(start), Some(end)) => format!("{}–{}", crate::cities::local_time(start, &order.timezone, "%d.%m %H:%M"), crate::cities::local_time(end, &order.timezone, "%H:%M")),
+            (Some(start), Some(end)) => self.c.tr.window(start, end, &order.timezone),
             _ => self.c.tr.t("web.none"),
         }
     }
@@ -197,7 +192,7 @@ impl CardPage {
     }
 
     fn order_time(&self, order: &QueueRow, at: &chrono::DateTime<chrono::Utc>) -> String {
-        crate::cities::local_time(*at, &order.timezone, "%d.%m.%Y %H:%M")
+        self.c.tr.date_time(*at, &order.timezone)
     }
 
     fn skills(&self) -> String {
@@ -205,16 +200,16 @@ impl CardPage {
     }
 
     fn avg_check(&self) -> String {
-        roubles(self.card.master.avg_check_kop)
+        self.c.tr.money(self.card.master.avg_check_kop)
     }
 
     fn money(&self, kop: &i64) -> String {
-        roubles(*kop)
+        self.c.tr.money(*kop)
     }
 
     /// "N rewards, X ₽".
     fn tally(&self, count: &i64, kop: &i64) -> String {
-        self.c.tr.t("referral.tally").replace("{n}", &count.to_string()).replace("{amount}", &roubles(*kop))
+        self.c.tr.t("referral.tally").replace("{n}", &count.to_string()).replace("{amount}", &self.c.tr.money(*kop))
     }
 
     /// The reason typed into `form` when it was refused, so it is not lost.

@@ -18,7 +18,6 @@ use super::lists::Choice;
 use super::order_form::{self, BODY_LIMIT, FILES_FIELD, Street, Submitted};
 use super::{Chrome, StaffPage, WebError, check_csrf_value, done, page, render_with};
 use crate::app::AppState;
-use crate::cities;
 use crate::domain::{Category, OrderId};
 use crate::error::{Error, invalid};
 use crate::order_edit::{self, OrderEdit, Part};
@@ -231,7 +230,7 @@ fn edit_page(c: Chrome, ctx: Context, draft: Draft, error: Option<&Error>, stree
     let tr = c.tr;
     let zone = ctx.order.timezone.clone();
     let current_slot = match (ctx.order.timeslot_start, ctx.order.timeslot_end) {
-        (Some(start), Some(end)) => format!("{}–{}", cities::local_time(start, &zone, "%d.%m.%Y %H:%M"), cities::local_time(end, &zone, "%H:%M")),
+        (Some(start), Some(end)) => tr.window(start, end, &zone),
         _ => tr.t("card.asap"),
     };
     EditPage {

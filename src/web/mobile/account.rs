@@ -16,7 +16,7 @@ use crate::master_views::{self, Earnings, HistoryFilter, Statistics};
 use crate::masters::{self, BREAK_MINUTES};
 use crate::queue::PageRequest;
 use crate::settings::Settings;
-use crate::web::{CsrfForm, Tr, done, render, rubles};
+use crate::web::{CsrfForm, Tr, done, render};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -109,12 +109,12 @@ struct EarningsText {
 }
 
 impl EarningsText {
-    fn of(e: &Earnings) -> Self {
+    fn of(e: &Earnings, tr: Tr) -> Self {
         Self {
-            gross: rubles(e.gross_kop),
-            commission: rubles(e.commission_kop),
-            company: (e.company_payment_kop > 0).then(|| rubles(e.company_payment_kop)),
-            net: rubles(e.net_kop),
+            gross: tr.money(e.gross_kop),
+            commission: tr.money(e.commission_kop),
+            company: (e.company_payment_kop > 0).then(|| tr.money(e.company_payment_kop)),
+            net: tr.money(e.net_kop),
         }
     }
 }
@@ -165,8 +165,8 @@ async fn get_history(State(state): State<AppState>, who: MasterPage, Query(query
                 place: address(&[Some(&o.city), o.district.as_deref()]),
                 category: o.category.as_str(),
                 slot: slot(o.timeslot_start, o.timeslot_end, tz),
-                total: (o.total_sum_kop > 0 && o.status != OrderStatus::Closed).then(|| rubles(o.total_sum_kop)),
-                earnings: (o.status == OrderStatus::Closed).then(|| EarningsText::of(&o.earnings)),
+                total: (o.total_sum_kop > 0 && o.status != OrderStatus::Closed).then(|| c.tr.money(o.total_sum_kop)),
+                earnings: (o.status == OrderStatus::Closed).then(|| EarningsText::of(&o.earnings, c.tr)),
             }
         })
         .collect();
@@ -180,7 +180,7 @@ async fn get_history(State(state): State<AppState>, who: MasterPage, Query(query
         pages,
         total: history.total,
         completed: history.completed,
-        earnings: EarningsText::of(&history.earnings),
+        earnings: EarningsText::of(&history.earnings, who.tr),
     }))
 }
 
@@ -224,7 +224,7 @@ fn motivation(tr: Tr, completed: i64) -> String {
 async fn get_stats(State(state): State<AppState>, who: MasterPage) -> Result<Response, MobileError> {
     let (c, stats) = page(&state, &who, |conn, master, now| master_views::statistics(conn, now, master)).await?;
     let response = stats.average_response_seconds.map(|s| response_time(who.tr, s));
-    let (month, all_time) = (EarningsText::of(&stats.month_earnings), EarningsText::of(&stats.earnings));
+    let (month, all_time) = (EarningsText::of(&stats.month_earnings, c.tr), EarningsText::of(&stats.earnings, c.tr));
     let motivation = motivation(who.tr, stats.completed);
     Ok(render(&StatsPage { tr: who.tr, c, stats, response, motivation, month, all_time }))
 }
@@ -272,7 +272,7 @@ async fn get_notifications(State(state): State<AppState>, who: MasterPage, Query
                 "referral_registered" => text("referred_name"),
                 "referral_reward_accrued" => {
                     let number = |key: &str| n.payload.get(key).and_then(serde_json::Value::as_i64).unwrap_or_default();
-                    let amount = format!("{} ₽", crate::web::rubles(number("amount_kop")));
+                    let amount = tr.money(number("amount_kop"));
                     let detail = tr.t("referral.reward_detail").replace("{amount}", &amount);
                     Some(detail.replace("{level}", &number("level").to_string()).replace("{order}", &number("order_id").to_string()))
                 }

@@ -17,7 +17,7 @@ use crate::error::Error;
 use crate::money::commissions::{self, Commission, MasterTab};
 use crate::money::receipts::{self, MAX_RECEIPTS, Receipt};
 use crate::money::requisites::{self, Requisites};
-use crate::web::{CsrfForm, Tr, done, render, render_with, rubles};
+use crate::web::{CsrfForm, Tr, done, render, render_with};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -83,12 +83,12 @@ impl CommissionView {
     fn of(c: Commission, bar: &Bar) -> Self {
         let left = (c.deadline_at - bar.now).num_seconds().max(0);
         Self {
-            amount: rubles(c.amount_kop),
+            amount: bar.tr.money(c.amount_kop),
             deadline: local(c.deadline_at, bar.tz),
             left,
             left_clock: clock(left),
-            order_total: rubles(c.order_total_kop),
-            paid: c.paid_amount_kop.map(rubles),
+            order_total: bar.tr.money(c.order_total_kop),
+            paid: c.paid_amount_kop.map(|kop| bar.tr.money(kop)),
             c,
         }
     }

@@ -330,7 +330,7 @@ struct HomePage {
 
 impl HomePage {
     fn owed_total(&self) -> String {
-        super::rubles(self.owed.total_kop)
+        self.c.tr.money(self.owed.total_kop)
     }
 
     fn owed_by(&self) -> Option<String> {

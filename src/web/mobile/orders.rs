@@ -20,7 +20,7 @@ use crate::domain::{OrderId, OrderStatus, OrderType};
 use crate::error::{Error, invalid};
 use crate::master_views::{self, MyOrder};
 use crate::uploads::{self, Holder};
-use crate::web::{CsrfForm, Tr, done, render, render_with, rubles};
+use crate::web::{CsrfForm, Tr, done, render, render_with};
 use crate::work;
 
 pub fn routes() -> Router<AppState> {
@@ -74,7 +74,7 @@ impl OrderView {
             description: order.description.clone(),
             master_note: order.master_note.clone(),
             slot: slot(order.timeslot_start, order.timeslot_end, tz).map(|s| format!("{s} ({})", order.city)),
-            total: (order.total_sum_kop > 0).then(|| rubles(order.total_sum_kop)),
+            total: (order.total_sum_kop > 0).then(|| bar.tr.money(order.total_sum_kop)),
             cancel_reason: order.cancel_reason.clone(),
             files: order.attachments.iter().map(|a| (a.id, format!("{} · {}", a.file_name, local(a.created_at, tz)))).collect(),
         }
