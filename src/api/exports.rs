@@ -75,7 +75,7 @@ pub struct ExportQuery {
 /// `<export>_YYYYMMDDTHHMMSSZ.<format>`: CSV in UTF-8 with a BOM and `;` between fields, or XLSX with one
 /// sheet named after the export.
 #[utoipa::path(get, path = "/api/v1/exports/{file}", tag = "exports",
-    params(("file" = ExportFile, Path, description = "The export and its format, e.g. `orders.csv`"), ExportQuery),
+    params(("file" = inline(ExportFile), Path, description = "The export and its format, e.g. `orders.csv`"), ExportQuery),
     responses(
         (status = 200, description = "The file, as an attachment",
             content((String = "text/csv"), (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
