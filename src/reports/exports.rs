@@ -221,7 +221,9 @@ fn for_each_row(db: &Db, job: &Job, mut each: impl FnMut(&[Cell]) -> Result<(), 
     let (start, end) = job.days.bounds();
     let mut after: (i64, i64) = (i64::MIN, i64::MIN);
     loop {
-        let chunk = db.read(|conn| read_chunk(conn, job, ms(start), ms(end), after)).map_err(ExportError::Rules)?;
+        // The range starts at the last row read, so each chunk seeks in the index instead of rescanning.
+        let from = ms(start).max(after.0);
+        let chunk = db.read(|conn| read_chunk(conn, job, from, ms(end), after)).map_err(ExportError::Rules)?;
         for (_, cells) in &chunk {
             each(cells)?;
         }
