@@ -247,8 +247,11 @@ fn scoped(table: &str) -> String {
 
 type Keyed = ((i64, i64), Vec<Cell>);
 
+/// Reads one row's cells (after the two keyset columns) on the operator's clock.
+type RowReader = fn(&Row<'_>, Tz) -> rusqlite::Result<Vec<Cell>>;
+
 fn read_chunk(conn: &Connection, job: &Job, start: i64, end: i64, after: (i64, i64)) -> Result<Vec<Keyed>> {
-    let (sql, row): (String, fn(&Row<'_>, Tz) -> rusqlite::Result<Vec<Cell>>) = match job.export {
+    let (sql, row): (String, RowReader) = match job.export {
         Export::Orders => (format!("{ORDERS_SQL} WHERE {}", scoped("o")), order_row),
         Export::Commissions => (format!("{COMMISSIONS_SQL} WHERE {}", scoped("c")), commission_row),
         Export::RefRewards => (format!("{REF_REWARDS_SQL} WHERE {}", scoped("rr")), reward_row),
