@@ -80,6 +80,8 @@ fn policy(method: &str, path: &str) -> Option<Policy> {
         ("POST", "/cities/{id}/districts" | "/cities/{id}/streets" | "/invites" | "/invites/{id}/revoke") | ("GET", "/invites") => Admins,
         // Finance: global and city admins; logists none (decisions §B.20).
         (_, p) if p.starts_with("/commissions") => Admins,
+        // Exports: admins, a city admin for his own cities (decisions §B.20).
+        ("GET", "/exports/{file}") => Admins,
         ("POST", "/masters/{id}/approve" | "/masters/{id}/reject" | "/masters/{id}/block" | "/masters/{id}/unblock" | "/masters/{id}/limit" | "/masters/{id}/rating")
         | ("DELETE", "/masters/{id}") => Admins,
         ("GET", "/orders/{id}/attachments" | "/orders/{id}/attachments/{attachment_id}") => StaffOrAssignedMaster,
@@ -218,7 +220,7 @@ impl Fixture {
         } else {
             999_999
         };
-        path.replace("{id}", &id.to_string()).replace("{attachment_id}", "999999").replace("{receipt_id}", "999999").replace("{phone}", "89991234567")
+        path.replace("{id}", &id.to_string()).replace("{attachment_id}", "999999").replace("{receipt_id}", "999999").replace("{phone}", "89991234567").replace("{file}", "orders.csv")
     }
 
     async fn call(&self, method: &str, path: &str, who: Who, body: Option<&Value>) -> reqwest::Response {

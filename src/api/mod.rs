@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod files;
 pub mod documents;
+pub mod exports;
 pub mod guard;
 pub mod masters;
 pub mod master_side;
@@ -456,6 +457,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(auth::routes())
         .merge(masters::routes())
         .merge(documents::routes())
+        .merge(exports::routes())
         .merge(orders::routes())
         .merge(push::routes())
         .merge(master_side::routes())

@@ -2,4 +2,5 @@
 //! distribution and money reports — all computed from what is already stored, for a period of days on the
 //! operator's clock (decisions §B.21).
 
+pub mod exports;
 pub mod period;

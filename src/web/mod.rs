@@ -5,6 +5,7 @@
 //! action re-renders its page with the message; a done one redirects (303) with a flash key.
 
 mod admin;
+mod exports;
 mod assets;
 mod board;
 mod client_history;
@@ -55,6 +56,7 @@ pub fn router() -> Router<AppState> {
         .merge(lists::routes())
         .merge(masters::routes())
         .merge(admin::routes())
+        .merge(exports::routes())
         .merge(mobile::routes())
 }
 
@@ -293,7 +295,7 @@ impl Chrome {
         let admin = matches!(self.role, StaffRole::GlobalAdmin | StaffRole::CityAdmin);
         let global = self.role == StaffRole::GlobalAdmin;
         // (section, href, shown, part of the administration group)
-        let entries: [(&'static str, &'static str, bool, bool); 11] = [
+        let entries: [(&'static str, &'static str, bool, bool); 12] = [
             ("board", "/", true, false),
             ("new_order", "/orders/new", true, false),
             ("orders", "/orders", true, false),
@@ -302,6 +304,7 @@ impl Chrome {
             ("alerts", "/alerts", true, false),
             ("invites", "/invites", admin, true),
             ("cities", "/cities", admin, true),
+            ("exports", "/exports", admin, true),
             ("events", "/events", true, true),
             ("staff", "/staff", global, true),
             ("settings", "/settings", global, true),
