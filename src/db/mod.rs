@@ -29,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_close_report_and_held_files.sql"),
     include_str!("migrations/0005_push.sql"),
     include_str!("migrations/0006_order_notes.sql"),
+    include_str!("migrations/0010_report_indexes.sql"),
 ];
 
 /// The schema version this build writes.
