@@ -52,6 +52,8 @@ pub fn policy(method: &Method, template: &str) -> Policy {
         p if p.starts_with("/settings") || p.starts_with("/staff") => Policy::GlobalAdmin,
         // Finance is for admins only; logists have none (decisions §B.20).
         p if p.starts_with("/commissions") => Policy::Admins,
+        // The reports show money: admins only, like finance (issue 13).
+        p if p.starts_with("/reports") => Policy::Admins,
         p if p.starts_with("/masters/{id}") && method != Method::GET => Policy::Admins,
         p if p.starts_with("/me/") || p == "/me" => Policy::Master,
         _ => Policy::Staff,
