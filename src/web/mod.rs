@@ -7,6 +7,7 @@
 mod admin;
 mod assets;
 mod board;
+mod reports;
 mod client_history;
 mod lists;
 mod login;
@@ -54,6 +55,7 @@ pub fn router() -> Router<AppState> {
         .merge(lists::routes())
         .merge(masters::routes())
         .merge(admin::routes())
+        .merge(reports::routes())
         .merge(mobile::routes())
 }
 
@@ -292,7 +294,7 @@ impl Chrome {
         let admin = matches!(self.role, StaffRole::GlobalAdmin | StaffRole::CityAdmin);
         let global = self.role == StaffRole::GlobalAdmin;
         // (section, href, shown, part of the administration group)
-        let entries: [(&'static str, &'static str, bool, bool); 11] = [
+        let entries: [(&'static str, &'static str, bool, bool); 12] = [
             ("board", "/", true, false),
             ("new_order", "/orders/new", true, false),
             ("orders", "/orders", true, false),
@@ -301,6 +303,7 @@ impl Chrome {
             ("alerts", "/alerts", true, false),
             ("invites", "/invites", admin, true),
             ("cities", "/cities", admin, true),
+            ("reports", "/reports", admin, true),
             ("events", "/events", true, true),
             ("staff", "/staff", global, true),
             ("settings", "/settings", global, true),
