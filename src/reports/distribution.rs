@@ -184,14 +184,16 @@ pub fn report(conn: &Connection, days: &Days, scope: &Scope) -> Result<Distribut
         }
     }
 
-    // One metrics row per assignment; an accepted offer answered at the same instant tells who sent it.
+    // One metrics row per assignment; an accepted offer answered at the same instant tells who sent it. The
+    // search starts at the last real entry into SEARCHING (an escalation logs a SEARCHING → SEARCHING row).
     let assignments: Vec<(i64, String, i64, bool, Option<i64>)> = conn
         .prepare_cached(&format!(
             "SELECT m.assigned_at, m.assigned_via, m.round_number,
                     EXISTS (SELECT 1 FROM offers f WHERE f.order_id = m.order_id AND f.master_id = m.master_id
                             AND f.responded_at = m.assigned_at AND f.sent_by_staff_id IS NOT NULL),
                     m.assigned_at - (SELECT MAX(h.created_at) FROM order_status_history h
-                                     WHERE h.order_id = m.order_id AND h.to_status = 'SEARCHING' AND h.created_at <= m.assigned_at)
+                                     WHERE h.order_id = m.order_id AND h.to_status = 'SEARCHING' AND h.created_at <= m.assigned_at
+                                       AND h.from_status IS NOT 'SEARCHING')
              FROM distribution_metrics m JOIN orders o ON o.id = m.order_id
              WHERE {IN_SCOPE} AND m.assigned_at >= ?3 AND m.assigned_at < ?4"
         ))?

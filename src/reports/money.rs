@@ -27,7 +27,7 @@ pub struct Money {
     /// Each city with anything in the period, by name.
     pub cities: Vec<MoneyCity>,
     /// Referral rewards accrued in the period.
-    pub referral: Referral,
+    pub referral: ReferralRewards,
 }
 
 /// The money figures of a period, a day or a city. Commissions are counted on the day they were created
@@ -54,7 +54,6 @@ pub struct MoneyDay {
     /// The day, `YYYY-MM-DD`.
     pub date: String,
     /// Its figures.
-    #[serde(flatten)]
     pub figures: MoneyFigures,
 }
 
@@ -66,13 +65,12 @@ pub struct MoneyCity {
     /// Its name.
     pub city: String,
     /// Its figures.
-    #[serde(flatten)]
     pub figures: MoneyFigures,
 }
 
 /// Referral rewards accrued in the period, by what became of them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, ToSchema)]
-pub struct Referral {
+pub struct ReferralRewards {
     /// How many rewards.
     pub count: i64,
     /// Still to be paid to the referrers, kopecks.
@@ -153,7 +151,7 @@ pub fn report(conn: &Connection, days: &Days, scope: &Scope) -> Result<Money> {
     }
     cities.sort_by(|a, b| a.city.cmp(&b.city));
 
-    let mut referral = Referral::default();
+    let mut referral = ReferralRewards::default();
     let rewards: Vec<(String, i64, i64)> = conn
         .prepare_cached(&format!(
             "SELECT rr.status, COUNT(*), SUM(rr.amount_kop) FROM referral_rewards rr
