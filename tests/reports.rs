@@ -3,6 +3,7 @@
 //! canceled, deferred and woken, closed and paid. Every figure is asserted through the API (validated
 //! against the OpenAPI document) and on the page, and the scope per role.
 
+mod browser;
 mod common;
 
 use std::collections::BTreeMap;
@@ -80,14 +81,29 @@ fn staff_member(w: &World, login: &str, role: StaffRole, cities: &[i64]) -> Staf
     w.load_staff(id)
 }
 
-/// The day: see the comments for what each order goes through.
-fn build() -> (Day, Staff) {
+/// The day: see the comments for what each order goes through; with `history`, the six days before it
+/// have a few orders each too (offered, one declined, accepted, closed and paid), for the screenshots.
+fn build(history: bool) -> (Day, Staff) {
     let w = World::new();
     let msk = w.moscow();
     let d = w.district(msk, "Центральный");
     w.masters(3, M::serving(msk, &[d]));
     let boss = staff_member(&w, "boss", StaffRole::GlobalAdmin, &[]);
     let mut day = Day { w, tally: Tally::new(), d };
+    for k in (1..=6i64).rev().filter(|_| history) {
+        for j in 0..(k % 3 + 2) {
+            let minutes = -1440 * k + 20 * j;
+            let order = day.w.order(at(minutes, 0), d);
+            let (mut master, mut offer) = day.offered(at(minutes, 0), order);
+            if j == 0 {
+                day.w.decline(at(minutes, 5), master, offer).unwrap();
+                (master, offer) = day.offered(at(minutes, 15), order);
+            }
+            day.accept(at(minutes, 20 + 9 * k + 13 * j), master, offer);
+            let commission = day.close(at(minutes + 10, 0), order, master, &format!("{}", 1500 + 700 * j + 100 * k));
+            day.w.write(|tx| commissions::approve(tx, at(minutes + 15, 0), &boss, commission, None)).unwrap();
+        }
+    }
 
     // A deferred order: created at 09:00 Moscow, before the working day; it wakes at 10:00 on a tick 20 s
     // late, is offered at once and canceled (its offer is withdrawn: not in the acceptance rate).
@@ -179,7 +195,7 @@ fn n(v: &Value) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_known_day_gives_each_figure_through_the_api_and_the_page() {
-    let (day, _boss) = build();
+    let (day, _boss) = build(false);
     let msk = day.w.moscow();
     let spb = day.w.city("Санкт-Петербург");
     staff_member(&day.w, "msk-admin", StaffRole::CityAdmin, &[msk]);
@@ -297,4 +313,24 @@ async fn a_known_day_gives_each_figure_through_the_api_and_the_page() {
     let mut dispatcher = app.staff("dispatcher").await;
     assert_eq!(dispatcher.get("/reports").await.status, StatusCode::FORBIDDEN);
     assert!(!dispatcher.get("/").await.has(r#"href="/reports""#), "no menu entry for a logist");
+}
+
+/// The page at a desk, 1280×800, in Russian and English, over the last 7 days of the dataset: the top with
+/// the period picker and the distribution charts, the masters table, the money charts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reports_page_at_the_desk_in_both_languages() {
+    let (day, _boss) = build(true);
+    let app = WebApp::serve(day.w.db.clone(), at(600, 0), tempfile::tempdir().unwrap()).await;
+    let Some(desk) = browser::Window::open(&app, "reports", browser::Viewport::Staff).await else { return };
+    desk.sign_in("boss").await;
+    for lang in ["ru", "en"] {
+        desk.goto(&format!("/lang/{lang}?back=%2Freports%3Fperiod%3Dlast_7_days")).await;
+        desk.wait_for("#distribution svg.chart").await;
+        desk.assert_no_horizontal_scroll().await;
+        desk.screenshot(&format!("{lang}-1-distribution")).await;
+        for (n, section) in [(2, "table-offers"), (3, "masters"), (4, "money")] {
+            desk.execute(&format!("document.getElementById('{section}').scrollIntoView();"), vec![]).await;
+            desk.screenshot(&format!("{lang}-{n}-{section}")).await;
+        }
+    }
 }

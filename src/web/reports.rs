@@ -273,7 +273,7 @@ impl ReportsPage {
     }
 
     fn rub(&self, kop: &i64) -> String {
-        format_rubles(*kop)
+        format!("{} ₽", format_rubles(*kop))
     }
 
     fn pct(&self, value: &Option<f64>) -> String {
