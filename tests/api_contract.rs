@@ -78,6 +78,8 @@ fn policy(method: &str, path: &str) -> Option<Policy> {
         ("POST", "/cities/{id}/districts" | "/cities/{id}/streets" | "/invites" | "/invites/{id}/revoke") | ("GET", "/invites") => Admins,
         // Finance: global and city admins; logists none (decisions §B.20).
         (_, p) if p.starts_with("/commissions") => Admins,
+        // Reports show money: admins only, like finance (issue 13).
+        ("GET", "/reports/distribution" | "/reports/masters" | "/reports/money") => Admins,
         ("POST", "/masters/{id}/approve" | "/masters/{id}/reject" | "/masters/{id}/block" | "/masters/{id}/unblock" | "/masters/{id}/limit" | "/masters/{id}/rating")
         | ("DELETE", "/masters/{id}") => Admins,
         ("GET", "/orders/{id}/attachments" | "/orders/{id}/attachments/{attachment_id}") => StaffOrAssignedMaster,

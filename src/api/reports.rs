@@ -57,7 +57,7 @@ pub struct MastersQuery {
 
 /// Orders created, who assigned them, time to accept, acceptance rate, rounds, escalations, deferred orders,
 /// cancellations and guarantee revisits of a period.
-#[utoipa::path(get, path = "/api/v1/reports/distribution", tag = "reports", params(ReportQuery),
+#[utoipa::path(get, path = "/api/v1/reports/distribution", tag = "reports", operation_id = "get_report_distribution", params(ReportQuery),
     responses((status = 200, body = Distribution), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn get_distribution(State(state): State<AppState>, caller: StaffCaller, QueryParams(query): QueryParams<ReportQuery>) -> Result<Json<Distribution>, ApiError> {
     let (staff, tz, asked) = (caller.staff, state.config.timezone, query.asked());
@@ -70,7 +70,7 @@ async fn get_distribution(State(state): State<AppState>, caller: StaffCaller, Qu
 }
 
 /// One row per master: offers and answers, response time, jobs closed, revenue, commissions, revisits.
-#[utoipa::path(get, path = "/api/v1/reports/masters", tag = "reports", params(MastersQuery),
+#[utoipa::path(get, path = "/api/v1/reports/masters", tag = "reports", operation_id = "get_report_masters", params(MastersQuery),
     responses((status = 200, body = Masters), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn get_masters(State(state): State<AppState>, caller: StaffCaller, QueryParams(query): QueryParams<MastersQuery>) -> Result<Json<Masters>, ApiError> {
     let (staff, tz) = (caller.staff, state.config.timezone);
@@ -85,7 +85,7 @@ async fn get_masters(State(state): State<AppState>, caller: StaffCaller, QueryPa
 }
 
 /// Revenue, commissions accrued / approved / outstanding / overdue by day and by city, and referral rewards.
-#[utoipa::path(get, path = "/api/v1/reports/money", tag = "reports", params(ReportQuery),
+#[utoipa::path(get, path = "/api/v1/reports/money", tag = "reports", operation_id = "get_report_money", params(ReportQuery),
     responses((status = 200, body = Money), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn get_money(State(state): State<AppState>, caller: StaffCaller, QueryParams(query): QueryParams<ReportQuery>) -> Result<Json<Money>, ApiError> {
     let (staff, tz, asked) = (caller.staff, state.config.timezone, query.asked());
