@@ -301,7 +301,10 @@ async fn a_known_day_gives_each_figure_through_the_api_and_the_page() {
     assert_eq!(html.html.matches("<svg class=\"chart\"").count(), 5, "created, shares, p50/p90, revenue, accrued");
     let sorted = page.get(&format!("/reports?{DAY}&sort=name&dir=asc")).await;
     assert!(sorted.has(r#"aria-sort="ascending"><a href="/reports?period=custom&#38;from=2026-03-10&#38;to=2026-03-10&#38;sort=name&#38;dir=desc#masters""#), "{}", sorted.html);
+    let tricky = rows[0]["master_id"].as_i64().unwrap();
+    app.db.write(|tx| Ok::<_, fieldservice::error::Error>(tx.execute("UPDATE masters SET full_name = '=HYPERLINK(1)' WHERE id = ?1", [tricky])?)).unwrap();
     let csv = page.get(&format!("/reports/csv?{DAY}&table=masters")).await;
+    assert!(csv.html.contains(&format!("\n{tricky};'=HYPERLINK(1);")), "a name is never a formula: {}", csv.html);
     assert_eq!(csv.status, StatusCode::OK);
     assert!(csv.html.starts_with("\u{feff}ID мастера;Мастер;Предложений;"), "{}", csv.html);
     assert_eq!(csv.html.lines().count(), 1 + rows.len());

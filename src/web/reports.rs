@@ -132,7 +132,7 @@ async fn get_csv(State(state): State<AppState>, who: StaffPage, Query(typed): Qu
     // Into memory: a report table is small (a row per day, reason, master or city), and a Vec cannot fail.
     let mut out = csv::WriterBuilder::new().delimiter(b';').from_writer(b"\xEF\xBB\xBF".to_vec());
     for row in std::iter::once(head).chain(rows) {
-        out.write_record(row).expect("writing to memory");
+        out.write_record(row.iter().map(|cell| inert(cell).into_owned())).expect("writing to memory");
     }
     let bytes = out.into_inner().expect("writing to memory");
     let name = format!("report_{}_{}_{}.csv", table.as_str(), reports.distribution.first, reports.distribution.last);
@@ -141,6 +141,12 @@ async fn get_csv(State(state): State<AppState>, who: StaffPage, Query(typed): Qu
         bytes,
     )
         .into_response())
+}
+
+/// A cell a spreadsheet will not run as a formula: one starting with `=`, `+`, `-`, `@`, a tab or a CR (a
+/// master's name, say) gets a leading apostrophe. The figures are never negative, so no number is touched.
+fn inert(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{cell}").into() } else { cell.into() }
 }
 
 /// The tables of the page that download as CSV.
@@ -252,7 +258,8 @@ impl ReportsPage {
     fn sort_href(&self, key: &SortKey) -> String {
         let current = self.reports.as_ref().map(|r| (r.masters.sort, r.masters.descending));
         let dir = match current {
-            Some((sort, descending)) if sort == *key => if descending { "asc" } else { "desc" },
+            Some((sort, true)) if sort == *key => "asc",
+            Some((sort, false)) if sort == *key => "desc",
             _ if *key == SortKey::Name => "asc",
             _ => "desc",
         };
