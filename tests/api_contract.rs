@@ -82,6 +82,8 @@ fn policy(method: &str, path: &str) -> Option<Policy> {
         (_, p) if p.starts_with("/commissions") => Admins,
         // Exports: admins, a city admin for his own cities (decisions §B.20).
         ("GET", "/exports/{file}") => Admins,
+        // Reports show money: admins only, like finance (issue 13).
+        ("GET", "/reports/distribution" | "/reports/masters" | "/reports/money") => Admins,
         ("POST", "/masters/{id}/approve" | "/masters/{id}/reject" | "/masters/{id}/block" | "/masters/{id}/unblock" | "/masters/{id}/limit" | "/masters/{id}/rating")
         | ("DELETE", "/masters/{id}") => Admins,
         ("GET", "/orders/{id}/attachments" | "/orders/{id}/attachments/{attachment_id}") => StaffOrAssignedMaster,

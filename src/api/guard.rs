@@ -54,6 +54,8 @@ pub fn policy(method: &Method, template: &str) -> Policy {
         p if p.starts_with("/commissions") => Policy::Admins,
         // Exports: admins, a city admin for his own cities (decisions §B.20).
         p if p.starts_with("/exports") => Policy::Admins,
+        // The reports show money: admins only, like finance (issue 13).
+        p if p.starts_with("/reports") => Policy::Admins,
         p if p.starts_with("/masters/{id}") && method != Method::GET => Policy::Admins,
         p if p.starts_with("/me/") || p == "/me" => Policy::Master,
         _ => Policy::Staff,

@@ -14,6 +14,7 @@ pub mod push;
 pub mod receipts;
 pub mod reference;
 pub mod referrals;
+pub mod reports;
 pub mod staff;
 
 use std::net::{IpAddr, SocketAddr};
@@ -465,6 +466,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(receipts::routes())
         .merge(reference::routes())
         .merge(referrals::routes())
+        .merge(reports::routes())
         .merge(staff::routes());
     // After the merge: the routes' operations are only in the document from here on.
     CommonResponses.modify(router.get_openapi_mut());

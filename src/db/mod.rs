@@ -31,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_order_notes.sql"),
     include_str!("migrations/0007_master_note.sql"),
     include_str!("migrations/0008_export_indexes.sql"),
+    include_str!("migrations/0009_report_indexes.sql"),
 ];
 
 /// The schema version this build writes.

@@ -37,7 +37,7 @@ macro_rules! catalogs {
 
 type Sources = &'static [(&'static str, &'static str)];
 
-const SOURCES: (Sources, Sources) = catalogs!["core", "web", "board", "order_card", "order_form", "lists", "masters_web", "admin_web", "mobile", "signup", "money", "receipts", "referral", "finance_staff", "phone", "push", "dispatch_edit", "reports", "cards", "words", "exports"];
+const SOURCES: (Sources, Sources) = catalogs!["core", "web", "board", "order_card", "order_form", "lists", "masters_web", "admin_web", "mobile", "signup", "money", "receipts", "referral", "finance_staff", "phone", "push", "dispatch_edit", "reports", "cards", "words", "exports", "report_page"];
 
 /// Merges an area's files; a key defined twice is a bug in the catalogs, caught by the first test that
 /// renders any text.

@@ -8,6 +8,7 @@ mod admin;
 mod exports;
 mod assets;
 mod board;
+mod reports;
 mod client_history;
 mod lists;
 mod login;
@@ -57,6 +58,7 @@ pub fn router() -> Router<AppState> {
         .merge(masters::routes())
         .merge(admin::routes())
         .merge(exports::routes())
+        .merge(reports::routes())
         .merge(mobile::routes())
 }
 
@@ -295,7 +297,7 @@ impl Chrome {
         let admin = matches!(self.role, StaffRole::GlobalAdmin | StaffRole::CityAdmin);
         let global = self.role == StaffRole::GlobalAdmin;
         // (section, href, shown, part of the administration group)
-        let entries: [(&'static str, &'static str, bool, bool); 12] = [
+        let entries: [(&'static str, &'static str, bool, bool); 13] = [
             ("board", "/", true, false),
             ("new_order", "/orders/new", true, false),
             ("orders", "/orders", true, false),
@@ -305,6 +307,7 @@ impl Chrome {
             ("invites", "/invites", admin, true),
             ("cities", "/cities", admin, true),
             ("exports", "/exports", admin, true),
+            ("reports", "/reports", admin, true),
             ("events", "/events", true, true),
             ("staff", "/staff", global, true),
             ("settings", "/settings", global, true),
