@@ -277,11 +277,6 @@ pub fn read(conn: &Connection, staff: &Staff, now: DateTime<Utc>, city: Option<C
     Ok(Board { now, rounds, city, cities: cities(conn, staff)?, columns: columns(conn, staff, now, city)? })
 }
 
-/// A time as `dd.mm HH:MM` on the clock of the IANA zone `tz`.
-pub fn local_short(at: DateTime<Utc>, tz: &str) -> String {
-    crate::cities::local_time(at, tz, "%d.%m %H:%M")
-}
-
 /// Seconds as `m:ss`.
 pub fn minutes_seconds(seconds: i64) -> String {
     let seconds = seconds.max(0);
@@ -289,18 +284,6 @@ pub fn minutes_seconds(seconds: i64) -> String {
 }
 
 impl BoardOrder {
-    /// One of its times on its city's clock.
-    pub fn local(&self, at: &DateTime<Utc>) -> String {
-        local_short(*at, &self.timezone)
-    }
-
-    /// The visit window on its city's clock, e.g. `10.03 13:00–16:00`.
-    pub fn slot(&self) -> Option<String> {
-        let start = self.timeslot_start?;
-        let end = self.timeslot_end.map(|end| crate::cities::local_time(end, &self.timezone, "–%H:%M"));
-        Some(format!("{}{}", self.local(&start), end.unwrap_or_default()))
-    }
-
     /// Street and house, as known.
     pub fn address(&self) -> String {
         [self.street.as_deref(), self.house.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(", ")

@@ -506,7 +506,8 @@ async fn every_screen_speaks_english_when_chosen() {
     assert!(master.get("/m/orders").await.has("Active orders"));
     assert!(master.get("/m/history").await.has("Orders completed"));
     assert!(master.get("/m/stats").await.has("more orders to reach 10"));
-    assert!(master.get("/m/notifications").await.has("New order"));
+    let feed = master.get("/m/notifications").await;
+    assert!(feed.has("New order") && feed.has(" Mar "), "dates in the English short form (10 Mar 12:00): {}", feed.html);
     assert!(master.get("/m/support").await.has("FAQ: temporarily unavailable"));
     let mut anonymous = app.anonymous();
     anonymous.cookies.push("fs_lang=en".into());

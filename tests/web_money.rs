@@ -46,7 +46,7 @@ async fn the_money_loop_from_close_to_closed_through_the_pages() {
 
     let pay = master.get(&format!("/m/finance/{commission}?ok=m_closed")).await;
     assert_eq!(pay.status, StatusCode::OK);
-    let printed = format!("{} ₽", format_rubles(amount));
+    let printed = format!("{}\u{a0}₽", format_rubles(amount));
     assert!(pay.has(&printed) && pay.has("****6789") && pay.has("+7*** *** ** 22") && pay.has("Комиссия #8 от"), "{}", pay.html);
     assert!(pay.has("id=\"deadline\"") && pay.has("class=\"countdown\"") && pay.has("id=\"i-paid\""), "{}", pay.html);
     assert!(master.get("/m/orders/8").await.has("id=\"to-pay\""), "the order in PAYMENT points to the payment");
@@ -91,9 +91,9 @@ async fn the_money_loop_from_close_to_closed_through_the_pages() {
     let history = master.get("/m/history?filter=closed").await;
     let (gross, paid, net) = (format_rubles(450_000), format_rubles(100_000), format_rubles(350_000));
     let row = history.html.split("data-order-id=\"8\"").nth(1).unwrap().split("</a>").next().unwrap();
-    assert!(row.contains(&format!("{gross} ₽")) && row.contains(&format!("− {paid} ₽")) && row.contains(&format!("{net} ₽</strong>")), "{row}");
+    assert!(row.contains(&format!("{gross}\u{a0}₽")) && row.contains(&format!("− {paid}\u{a0}₽")) && row.contains(&format!("{net}\u{a0}₽</strong>")), "{row}");
     let stats = master.get("/m/stats").await;
-    assert!(stats.has("id=\"stats-earnings\"") && stats.has(&format!("− {paid} ₽")), "{}", stats.html);
+    assert!(stats.has("id=\"stats-earnings\"") && stats.has(&format!("− {paid}\u{a0}₽")), "{}", stats.html);
     let api = Api::master(&app, 3).await.get("/api/v1/me/statistics").await;
     assert_eq!(api.0, StatusCode::OK);
     let totals = &api.1["earnings"];

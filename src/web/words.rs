@@ -50,6 +50,23 @@ impl Tr {
         if text.trim().is_empty() { self.t("order_form.quick_description").replace("{category}", &self.of("category.", category)) } else { text.to_string() }
     }
 
+    /// A near instant, without the year: `04.12 14:05` (ru), `04 Dec 14:05` (en) — the board's and the phone's
+    /// short form of [`Tr::date_time`].
+    pub fn short(&self, at: &DateTime<Utc>, zone: &str) -> String {
+        local_time(*at, zone, self.short_pattern())
+    }
+
+    /// A window in the short form: `04.12 14:00–16:00`.
+    pub fn short_window(&self, start: &DateTime<Utc>, end: &Option<DateTime<Utc>>, zone: &str) -> String {
+        let end = end.map(|end| local_time(end, zone, "–%H:%M")).unwrap_or_default();
+        format!("{}{end}", self.short(start, zone))
+    }
+
+    /// The pattern of [`Tr::short`].
+    pub fn short_pattern(&self) -> &'static str {
+        if self.0 == Lang::En { "%d %b %H:%M" } else { "%d.%m %H:%M" }
+    }
+
     fn date_time_pattern(&self) -> &'static str {
         if self.0 == Lang::En { "%d %b %Y %H:%M" } else { "%d.%m.%Y %H:%M" }
     }

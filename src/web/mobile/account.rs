@@ -164,7 +164,7 @@ async fn get_history(State(state): State<AppState>, who: MasterPage, Query(query
                 status: o.status.as_str(),
                 place: address(&[Some(&o.city), o.district.as_deref()]),
                 category: o.category.as_str(),
-                slot: slot(o.timeslot_start, o.timeslot_end, tz),
+                slot: slot(c.tr, o.timeslot_start, o.timeslot_end, tz),
                 total: (o.total_sum_kop > 0 && o.status != OrderStatus::Closed).then(|| c.tr.money(o.total_sum_kop)),
                 earnings: (o.status == OrderStatus::Closed).then(|| EarningsText::of(&o.earnings, c.tr)),
             }
@@ -278,7 +278,7 @@ async fn get_notifications(State(state): State<AppState>, who: MasterPage, Query
                 }
                 _ => None,
             };
-            FeedItem { id: n.id, title: tr.of("m.event.", &n.event), detail, at: local(n.created_at, c.tz), unread: n.new }
+            FeedItem { id: n.id, title: tr.of("m.event.", &n.event), detail, at: local(c.tr, n.created_at, c.tz), unread: n.new }
         })
         .collect();
     let pages = ((feed.total + feed.per_page - 1) / feed.per_page).max(1);

@@ -84,7 +84,7 @@ impl CommissionView {
         let left = (c.deadline_at - bar.now).num_seconds().max(0);
         Self {
             amount: bar.tr.money(c.amount_kop),
-            deadline: local(c.deadline_at, bar.tz),
+            deadline: local(bar.tr, c.deadline_at, bar.tz),
             left,
             left_clock: clock(left),
             order_total: bar.tr.money(c.order_total_kop),

@@ -284,18 +284,14 @@ pub async fn act<T: Send + 'static>(
     state.db.write_blocking(move |tx| f(tx, master, now)).await
 }
 
-/// An instant as the master reads it: day and time in `tz`.
-pub fn local(at: DateTime<Utc>, tz: Tz) -> String {
-    at.with_timezone(&tz).format("%d.%m %H:%M").to_string()
+/// An instant as the master reads it: day and time in `tz`, in the short form of his language ([`Tr::short`]).
+pub fn local(tr: Tr, at: DateTime<Utc>, tz: Tz) -> String {
+    tr.short(&at, tz.name())
 }
 
 /// A visit window in the order's city: "12.03 14:00–16:00".
-pub fn slot(start: Option<DateTime<Utc>>, end: Option<DateTime<Utc>>, tz: Tz) -> Option<String> {
-    let start = start?.with_timezone(&tz);
-    Some(match end {
-        Some(end) => format!("{}–{}", start.format("%d.%m %H:%M"), end.with_timezone(&tz).format("%H:%M")),
-        None => start.format("%d.%m %H:%M").to_string(),
-    })
+pub fn slot(tr: Tr, start: Option<DateTime<Utc>>, end: Option<DateTime<Utc>>, tz: Tz) -> Option<String> {
+    Some(tr.short_window(&start?, &end, tz.name()))
 }
 
 /// An address line from its parts, skipping the missing ones.
@@ -334,7 +330,7 @@ impl HomePage {
     }
 
     fn owed_by(&self) -> Option<String> {
-        self.owed.next_deadline_at.map(|at| local(at, self.c.tz))
+        self.owed.next_deadline_at.map(|at| local(self.c.tr, at, self.c.tz))
     }
 }
 
@@ -363,7 +359,7 @@ async fn home(state: &AppState, who: &MasterPage, error: Option<&Error>) -> Resu
         ))
     })
     .await?;
-    let offers = cards.iter().map(|card| offers::OfferView::of(card, c.now, c.tz)).collect();
+    let offers = cards.iter().map(|card| offers::OfferView::of(c.tr, card, c.now, c.tz)).collect();
     let status = error.map_or(StatusCode::OK, crate::api::status_of);
     Ok(render_with(status, &HomePage { tr: who.tr, c, support, owed, error: error.map(|e| e.message(who.tr.0)), offers, push }))
 }

@@ -55,9 +55,9 @@ impl OfferView {
         super::clock(self.left)
     }
 
-    pub(super) fn of(card: &OfferCard, now: DateTime<Utc>, fallback: Tz) -> Self {
+    pub(super) fn of(tr: Tr, card: &OfferCard, now: DateTime<Utc>, fallback: Tz) -> Self {
         let tz = zone(Some(&card.timezone), fallback);
-        let slot = slot(card.timeslot_start, card.timeslot_end, tz).map(|s| format!("{s} ({})", card.city));
+        let slot = slot(tr, card.timeslot_start, card.timeslot_end, tz).map(|s| format!("{s} ({})", card.city));
         Self {
             offer_id: card.offer_id,
             order_id: card.order_id,
@@ -90,7 +90,7 @@ struct OffersPage {
 
 async fn get_offers(State(state): State<AppState>, who: MasterPage) -> Result<Response, MobileError> {
     let (c, cards) = page(&state, &who, |conn, master, now| master_views::live_offers(conn, now, master)).await?;
-    let offers = cards.iter().map(|card| OfferView::of(card, c.now, c.tz)).collect();
+    let offers = cards.iter().map(|card| OfferView::of(c.tr, card, c.now, c.tz)).collect();
     Ok(render(&OffersPage { tr: who.tr, c, offers }))
 }
 
@@ -125,7 +125,7 @@ async fn get_events(State(state): State<AppState>, who: MasterPage) -> Sse<impl 
             if let Some((cards, now)) = live(&w.state, w.master).await
                 && w.sent.as_ref() != Some(&cards)
             {
-                let offers = cards.iter().map(|card| OfferView::of(card, now, w.tz)).collect();
+                let offers = cards.iter().map(|card| OfferView::of(w.tr, card, now, w.tz)).collect();
                 let html = OfferList { tr: w.tr, offers }.render().unwrap_or_default();
                 w.sent = Some(cards);
                 return Some((Ok(Event::default().event("offers").data(html)), w));
@@ -170,7 +170,7 @@ async fn card(state: &AppState, who: &MasterPage, id: OfferId, confirm_decline: 
     let (offer, message) = match opened {
         Err(error @ Error::NotFound { .. }) => return Err(who.refused(error)),
         Err(gone) => (None, Some(gone.message(lang))),
-        Ok(card) => (Some(OfferView::of(&card, c.now, c.tz)), None),
+        Ok(card) => (Some(OfferView::of(c.tr, &card, c.now, c.tz)), None),
     };
     let status = if offer.is_some() { StatusCode::OK } else { StatusCode::CONFLICT };
     Ok(render_with(status, &OfferPage { tr: who.tr, c, offer, message, confirm_decline }))

@@ -73,10 +73,10 @@ impl OrderView {
             category: order.category.as_str(),
             description: order.description.clone(),
             master_note: order.master_note.clone(),
-            slot: slot(order.timeslot_start, order.timeslot_end, tz).map(|s| format!("{s} ({})", order.city)),
+            slot: slot(bar.tr, order.timeslot_start, order.timeslot_end, tz).map(|s| format!("{s} ({})", order.city)),
             total: (order.total_sum_kop > 0).then(|| bar.tr.money(order.total_sum_kop)),
             cancel_reason: order.cancel_reason.clone(),
-            files: order.attachments.iter().map(|a| (a.id, format!("{} · {}", a.file_name, local(a.created_at, tz)))).collect(),
+            files: order.attachments.iter().map(|a| (a.id, format!("{} · {}", a.file_name, local(bar.tr, a.created_at, tz)))).collect(),
         }
     }
 

@@ -45,7 +45,7 @@ impl ReferralPage {
     }
 
     fn when(&self, at: &chrono::DateTime<chrono::Utc>) -> String {
-        local(*at, self.c.tz)
+        local(self.c.tr, *at, self.c.tz)
     }
 
     /// "N rewards, X ₽".
