@@ -142,7 +142,7 @@ pub fn close(conn: &Connection, now: DateTime<Utc>, master: MasterId, id: OrderI
          VALUES ('ORDER', ?1, ?2, ?3, ?4, ?5, ?6, 'act', ?7, ?8)",
         params![id, file_type, act.storage_key, act.file_name, act.mime_type, act.size, master, ms(now)],
     )?;
-    record_close(conn, now, &order, master, total, note.as_deref(), extras.photos.len())
+    record_close(conn, now, &order, master, total, note, extras.photos.len())
 }
 
 /// What closing `order` writes once its act is stored: a normal order goes to PAYMENT with its total and a
