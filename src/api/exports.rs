@@ -21,6 +21,7 @@ use crate::db::DbError;
 use crate::domain::CityId;
 use crate::error::Error;
 use crate::reports::exports::{self, Export, ExportError, FileFormat, Job};
+use crate::reports::period::Days;
 
 /// Bytes handed to the socket at a time (and the size of the writer's buffer before it hands them on).
 const PIECE: usize = 64 * 1024;
@@ -83,7 +84,7 @@ pub struct ExportQuery {
 async fn get_export(State(state): State<AppState>, caller: StaffCaller, PathParam(file): PathParam<ExportFile>, QueryParams(q): QueryParams<ExportQuery>) -> Result<Response, ApiError> {
     let (export, format) = file.parts();
     let fail = |e| ApiError::new(e, caller.lang);
-    let days = exports::days(q.period.as_deref(), q.from.as_deref(), q.to.as_deref(), state.clock.now(), state.config.timezone).map_err(fail)?;
+    let days = Days::from_query(q.period.as_deref(), q.from.as_deref(), q.to.as_deref(), state.clock.now(), state.config.timezone).map_err(fail)?;
     let job = exports::prepare(&caller.staff, export, days, q.city_id).map_err(fail)?;
     download(&state, job, format).await.map_err(fail)
 }

@@ -19,17 +19,15 @@ use rust_xlsxwriter::{Format, Workbook, XlsxError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::Scope;
 use super::period::Days;
 use crate::db::{Db, at, ms};
-use crate::domain::{CityId, StaffRole};
+use crate::domain::CityId;
 use crate::error::{Error, Result};
 use crate::staff::Staff;
 
 /// Rows read per chunk: big enough that the per-query cost vanishes, small enough to be nothing in memory.
 pub const CHUNK: usize = 1000;
-
-/// Who may export (decisions §B.20): admins, a city admin for his own cities.
-const ADMINS: [StaffRole; 2] = [StaffRole::GlobalAdmin, StaffRole::CityAdmin];
 
 /// One of the three exports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -127,33 +125,14 @@ pub struct Job {
     pub export: Export,
     /// The operator's days it covers.
     pub days: Days,
-    /// Every city (a global admin), or only these (JSON, for `json_each`; empty = none).
-    all_cities: bool,
-    cities: String,
-    /// Only this city.
-    city: Option<CityId>,
+    /// The cities it counts (the reports' rule).
+    scope: Scope,
 }
 
 /// Checks who asks and for which city: admins only; a city outside the caller's is "not found". A city
 /// admin without cities gets an empty export, never every city (§4.7 ⚠, decisions §B.21).
 pub fn prepare(staff: &Staff, export: Export, days: Days, city: Option<CityId>) -> Result<Job> {
-    staff.require(&ADMINS)?;
-    if city.is_some_and(|city| !staff.sees(city)) {
-        return Err(Error::NotFound { what: "city" });
-    }
-    let all_cities = staff.role == StaffRole::GlobalAdmin;
-    let cities = serde_json::to_string(&staff.cities).unwrap_or_else(|_| "[]".into());
-    Ok(Job { export, days, all_cities, cities, city })
-}
-
-/// The period of a request ([`Days::from_query`]), where `period=custom` needs its dates: a custom choice
-/// without them is refused rather than taken for today.
-pub fn days(period: Option<&str>, from: Option<&str>, to: Option<&str>, now: DateTime<Utc>, tz: Tz) -> Result<Days> {
-    let blank = |v: Option<&str>| v.is_none_or(|v| v.trim().is_empty());
-    if period.map(str::trim) == Some("custom") && blank(from) && blank(to) {
-        return Err(crate::error::invalid("from", "required"));
-    }
-    Days::from_query(period, from, to, now, tz)
+    Ok(Job { export, days, scope: Scope::of(staff, city)? })
 }
 
 /// The download's name: `<prefix>_YYYYMMDDTHHMMSSZ.csv|xlsx`, stamped with the time it was made.
@@ -236,12 +215,12 @@ fn for_each_row(db: &Db, job: &Job, mut each: impl FnMut(&[Cell]) -> Result<(), 
 
 /// The scope's `WHERE` on `o` (the order the row belongs to) and the period's on `{t}.created_at`, after the
 /// keyset position: `?1` start, `?2` end, `?3`/`?4` the last (created_at, id) read, `?5` every city, `?6` the
-/// cities, `?7` the one city, `?8` the chunk's size.
+/// cities, `?7` the chunk's size.
 fn scoped(table: &str) -> String {
     format!(
         "{table}.created_at >= ?1 AND {table}.created_at < ?2 AND ({table}.created_at, {table}.id) > (?3, ?4)
-         AND (?5 OR o.city_id IN (SELECT value FROM json_each(?6))) AND (?7 IS NULL OR o.city_id = ?7)
-         ORDER BY {table}.created_at, {table}.id LIMIT ?8"
+         AND (?5 OR o.city_id IN (SELECT value FROM json_each(?6)))
+         ORDER BY {table}.created_at, {table}.id LIMIT ?7"
     )
 }
 
@@ -257,7 +236,7 @@ fn read_chunk(conn: &Connection, job: &Job, start: i64, end: i64, after: (i64, i
         Export::RefRewards => (format!("{REF_REWARDS_SQL} WHERE {}", scoped("rr")), reward_row),
     };
     let tz = job.days.tz;
-    let args = params![start, end, after.0, after.1, job.all_cities, job.cities, job.city, CHUNK as i64];
+    let args = params![start, end, after.0, after.1, job.scope.all, job.scope.cities, CHUNK as i64];
     let mut statement = conn.prepare_cached(&sql)?;
     let rows = statement.query_map(args, |r| Ok(((r.get(0)?, r.get(1)?), row(r, tz)?)))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)

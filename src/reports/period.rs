@@ -94,8 +94,10 @@ impl Days {
     }
 
     /// From a request's parameters: `period` (a [`Quick`] name), else `from` and `to`; with none of them, today.
+    /// `period=custom` needs its dates: without them it is refused rather than taken for today.
     pub fn from_query(period: Option<&str>, from: Option<&str>, to: Option<&str>, now: DateTime<Utc>, tz: Tz) -> Result<Self> {
         match (given(period), given(from), given(to)) {
+            (Some("custom"), None, None) => Err(invalid("from", "required")),
             (Some(name), _, _) if name != "custom" => Quick::parse(name).map(|q| Self::quick(q, now, tz)).ok_or_else(|| invalid("period", "unknown")),
             (_, Some(from), Some(to)) => Self::custom(from, to, tz),
             (_, Some(_), None) => Err(invalid("to", "required")),
@@ -171,5 +173,6 @@ mod tests {
         assert_eq!(Days::from_query(None, Some("2026-03-01"), Some("2026-03-02"), now, tz).unwrap().last, day(2026, 3, 2));
         assert!(Days::from_query(Some("fortnight"), None, None, now, tz).is_err());
         assert!(Days::from_query(None, Some("2026-03-01"), None, now, tz).is_err());
+        assert!(matches!(Days::from_query(Some("custom"), None, None, now, tz), Err(Error::Invalid { field: "from", .. })), "custom needs its dates");
     }
 }

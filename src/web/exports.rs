@@ -16,7 +16,7 @@ use crate::domain::{CityId, StaffRole};
 use crate::error::{Error, invalid};
 use crate::reference::{self, City, Viewer};
 use crate::reports::exports::{self, Export, FileFormat};
-use crate::reports::period::Quick;
+use crate::reports::period::{Days, Quick};
 use crate::web::{Chrome, StaffPage, WebError, page, render_with};
 
 const ADMINS: [StaffRole; 2] = [StaffRole::GlobalAdmin, StaffRole::CityAdmin];
@@ -98,7 +98,7 @@ async fn get_download(State(state): State<AppState>, who: StaffPage, Query(typed
     who.require(&ADMINS)?;
     let (now, tz) = (state.clock.now(), state.config.timezone);
     let job = typed.parse().and_then(|(export, format, city)| {
-        let days = exports::days(Some(&typed.period), Some(&typed.from), Some(&typed.to), now, tz)?;
+        let days = Days::from_query(Some(&typed.period), Some(&typed.from), Some(&typed.to), now, tz)?;
         Ok((exports::prepare(&who.staff, export, days, city)?, format))
     });
     match job {

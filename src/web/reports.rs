@@ -143,10 +143,10 @@ async fn get_csv(State(state): State<AppState>, who: StaffPage, Query(typed): Qu
         .into_response())
 }
 
-/// A cell a spreadsheet will not run as a formula: one starting with `=`, `+`, `-`, `@`, a tab or a CR (a
-/// master's name, say) gets a leading apostrophe. The figures are never negative, so no number is touched.
+/// A cell a spreadsheet will not run as a formula (a master's name, say) gets a leading apostrophe, as the
+/// exports' cells do. The figures are never negative, so no number is touched.
 fn inert(cell: &str) -> std::borrow::Cow<'_, str> {
-    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{cell}").into() } else { cell.into() }
+    if crate::reports::exports::is_formula_like(cell) { format!("'{cell}").into() } else { cell.into() }
 }
 
 /// The tables of the page that download as CSV.
