@@ -107,6 +107,8 @@ pub struct BoardOrder {
     pub escalation_reason: Option<String>,
     /// Rounds offered in the current distribution cycle.
     pub round: i64,
+    /// The distribution cycle (a return to search or an edit of category or district starts a new one).
+    pub cycle: i64,
     /// The offer waiting for an answer, if any.
     pub live_offer: Option<LiveOffer>,
     /// The master doing the job.
@@ -195,7 +197,7 @@ pub fn columns(conn: &Connection, staff: &Staff, now: DateTime<Utc>, city: Optio
                 o.timeslot_start, o.timeslot_end, o.deferred_until, o.created_at, o.dist_escalated_logist_at,
                 o.dist_escalated_admin_at, o.dist_escalation_reason,
                 (SELECT COALESCE(MAX(f.round_number), 0) FROM offers f WHERE f.order_id = o.id AND f.dist_cycle = o.dist_cycle),
-                lf.master_id, lm.full_name, lf.expires_at, am.full_name
+                lf.master_id, lm.full_name, lf.expires_at, am.full_name, o.dist_cycle
          FROM orders o
          JOIN cities c ON c.id = o.city_id
          LEFT JOIN districts d ON d.id = o.district_id
@@ -231,6 +233,7 @@ pub fn columns(conn: &Connection, staff: &Staff, now: DateTime<Utc>, city: Optio
             escalated_admin_at: time(r.get(15)?),
             escalation_reason: r.get(16)?,
             round: r.get(17)?,
+            cycle: r.get(22)?,
             live_offer: match live_master {
                 Some(master_id) => Some(LiveOffer { master_id, master_name: r.get(19)?, expires_at: at(r.get(20)?) }),
                 None => None,

@@ -65,6 +65,11 @@ async fn a_dispatcher_edits_a_searching_order_adds_a_note_and_reads_the_clients_
     let cycle: i64 = app.db.read(|c| c.query_row("SELECT dist_cycle FROM orders WHERE id = ?1", [id], |r| r.get(0)).map_err(Error::from)).unwrap();
     assert_eq!(cycle, 2, "the category change cancelled the open offer and started a new cycle");
     browser::tick(&app);
+    // The board shows the order searching again in its new cycle (the category change started it).
+    window.goto("/").await;
+    let card = window.text_of(&format!("li.board-order[data-order-id='{id}']")).await;
+    assert!(card.contains("Round 1/") && card.contains("cycle 2") && card.contains("Offer:"), "the new cycle on the board: {card} (cycle {})", app.db.read(|c| c.query_row("SELECT dist_cycle FROM orders WHERE id = ?1", [id], |r| r.get::<_, i64>(0)).map_err(Error::from)).unwrap());
+    window.screenshot("board_new_cycle_en").await;
     window.goto(&format!("/orders/{id}#offers")).await;
     window.wait_for("#offers").await;
     window.screenshot("card_offers_new_cycle_en").await;
